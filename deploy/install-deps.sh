@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Installs every Debian 12 package Quarry needs to build, test and run.
+# Idempotent: packages already present are skipped by apt-get.
+# Usage: deploy/install-deps.sh [--runtime-only]
+set -euo pipefail
+
+build_packages=(
+  build-essential cmake ninja-build pkg-config git
+  libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler grpc-proto
+  libabsl-dev libfaiss-dev libopenblas-dev prometheus-cpp-dev
+  catch2 libbenchmark-dev
+  libcurl4-openssl-dev nlohmann-json3-dev libspdlog-dev libcpp-httplib-dev libstemmer-dev
+  python3 python3-grpcio python3-grpc-tools
+)
+runtime_packages=(
+  libgrpc++1.51 libprotobuf32 libfaiss1 libopenblas0 libcurl4 libspdlog1.10
+  libcpp-httplib0.11 libstemmer0d libgomp1 ca-certificates
+)
+
+packages=("${build_packages[@]}")
+if [[ "${1:-}" == "--runtime-only" ]]; then
+  packages=("${runtime_packages[@]}")
+fi
+
+missing=()
+for package in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$package")
+  fi
+done
+
+if ((${#missing[@]} == 0)); then
+  echo "install-deps: all ${#packages[@]} packages already installed"
+  exit 0
+fi
+
+sudo_cmd=()
+if [[ $(id -u) -ne 0 ]]; then sudo_cmd=(sudo); fi
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+"${sudo_cmd[@]}" apt-get update -qq
+"${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"

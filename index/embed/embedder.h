@@ -1,0 +1,28 @@
+// The embedder interface: text in, one fixed-dimension float vector per text out.
+// Implementations: the built-in HashingEmbedder (default, offline) and, later, an
+// OpenAI-compatible HTTP client.
+#ifndef QUARRY_INDEX_EMBED_EMBEDDER_H_
+#define QUARRY_INDEX_EMBED_EMBEDDER_H_
+
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/types/span.h"
+
+namespace quarry {
+
+class Embedder {
+ public:
+  virtual ~Embedder() = default;
+
+  virtual int dimension() const = 0;
+
+  // Row-major texts.size() x dimension() matrix. Thread-safe.
+  virtual absl::StatusOr<std::vector<float>> Embed(
+      absl::Span<const std::string_view> texts) const = 0;
+};
+
+}  // namespace quarry
+
+#endif  // QUARRY_INDEX_EMBED_EMBEDDER_H_
