@@ -50,6 +50,8 @@ class DenseIndex {
 
   int dimension() const { return dimension_; }
   int64_t size() const;
+  // False when the requested spec needs training and an exact flat index serves instead.
+  bool trained() const { return trained_; }
 
   // Appends rows (n x dimension, row-major) under labels size() .. size()+n-1.
   // Not thread-safe against concurrent Search (callers hold a writer lock).
@@ -62,12 +64,14 @@ class DenseIndex {
                                                   const DenseSearchOptions& options = {}) const;
 
  private:
-  DenseIndex(int dimension, Metric metric, std::unique_ptr<faiss::Index> index);
+  DenseIndex(int dimension, Metric metric, bool trained, std::unique_ptr<faiss::Index> index);
+  // Scores every allowed label (every label when `allowed` is null) against the stored vectors.
   absl::StatusOr<std::vector<ScoredLabel>> ExactSearch(absl::Span<const float> query, int k,
-                                                       const LabelSet& allowed) const;
+                                                       const LabelSet* allowed) const;
 
   int dimension_;
   Metric metric_;
+  bool trained_;
   std::unique_ptr<faiss::Index> index_;
 };
 
