@@ -20,7 +20,7 @@ namespace {
 
 constexpr char kConfigFileName[] = "config.json";
 
-std::string ScratchName(std::string_view prefix, std::string_view name) {
+std::string ScratchName(absl::string_view prefix, absl::string_view name) {
   return absl::StrCat(".", prefix, "-", name, "-", getpid(), "-",
                       absl::ToUnixNanos(absl::Now()));
 }
@@ -65,7 +65,7 @@ void Catalog::RemoveLeftovers() const {
     bool abandoned = false;
     if (absl::StartsWith(name, ".creating-")) {
       // ".creating-<name>-<pid>-<nanos>": abandoned once its creator is gone.
-      std::vector<std::string_view> parts = absl::StrSplit(name, '-');
+      std::vector<absl::string_view> parts = absl::StrSplit(name, '-');
       int pid = 0;
       abandoned = parts.size() >= 4 && absl::SimpleAtoi(parts[parts.size() - 2], &pid) &&
                   kill(pid, 0) != 0 && errno == ESRCH;

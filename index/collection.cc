@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 #include <string_view>
+
+#include "absl/strings/string_view.h"
 #include <utility>
 
 #include "absl/container/flat_hash_set.h"
@@ -17,21 +19,6 @@
 
 namespace quarry {
 
-struct Collection::DocumentEntry {
-  std::string id;
-  std::string title;
-  std::string text;
-  Metadata metadata;
-  std::vector<int64_t> labels;  // one per chunk, in chunk order
-};
-
-struct Collection::ChunkEntry {
-  std::shared_ptr<const DocumentEntry> document;
-  int chunk_index = 0;
-  uint32_t start = 0;
-  uint32_t end = 0;
-};
-
 namespace {
 
 constexpr int kMaxCandidates = 10000;
@@ -45,7 +32,7 @@ bool IsMetadataKeyCharacter(char c) {
          c == '_' || c == '.' || c == '-';
 }
 
-bool HasControlCharacter(std::string_view text) {
+bool HasControlCharacter(absl::string_view text) {
   return std::any_of(text.begin(), text.end(), [](char c) {
     const auto byte = static_cast<unsigned char>(c);
     return byte < 0x20 || byte == 0x7f;
@@ -59,7 +46,7 @@ std::string GenerateDocumentId(absl::BitGen& random) {
 
 // The text a chunk is embedded and lexically indexed as: the title gives every chunk of a
 // document the document's topic.
-std::string ChunkTextWithTitle(std::string_view title, std::string_view chunk_text) {
+std::string ChunkTextWithTitle(absl::string_view title, absl::string_view chunk_text) {
   if (title.empty()) return std::string(chunk_text);
   return absl::StrCat(title, "\n\n", chunk_text);
 }
@@ -105,7 +92,7 @@ Collection::Collection(std::string directory, CollectionConfig config,
 
 absl::Status Collection::ValidateDocument(const Document& document, size_t position) const {
   const std::string field = absl::StrCat("documents[", position, "]");
-  auto invalid = [&](std::string_view name, std::string_view problem) {
+  auto invalid = [&](absl::string_view name, absl::string_view problem) {
     return absl::InvalidArgumentError(absl::StrCat(field, ".", name, ": ", problem));
   };
   if (static_cast<int64_t>(document.id.size()) > limits_.max_id_bytes) {
@@ -175,7 +162,7 @@ absl::Status Collection::ValidateDocument(const Document& document, size_t posit
 
 absl::StatusOr<IngestResult> Collection::Ingest(std::vector<Document> documents) {
   if (documents.empty()) return absl::InvalidArgumentError("documents: at least one is required");
-  absl::flat_hash_set<std::string_view> seen_ids;
+  absl::flat_hash_set<absl::string_view> seen_ids;
   for (size_t i = 0; i < documents.size(); ++i) {
     if (absl::Status status = ValidateDocument(documents[i], i); !status.ok()) return status;
     if (!documents[i].id.empty() && !seen_ids.insert(documents[i].id).second) {
@@ -206,7 +193,7 @@ absl::StatusOr<IngestResult> Collection::Ingest(std::vector<Document> documents)
       for (const text::ChunkSpan& span : text::ChunkText(stored.text, config_.chunking)) {
         embed_targets.emplace_back(record.documents.size(), stored.chunks.size());
         texts_to_embed.push_back(ChunkTextWithTitle(
-            stored.title, std::string_view(stored.text).substr(span.start, span.end - span.start)));
+            stored.title, absl::string_view(stored.text).substr(span.start, span.end - span.start)));
         stored.chunks.push_back(StoredChunk{span.start, span.end, {}});
       }
     }
@@ -250,7 +237,7 @@ absl::StatusOr<int64_t> Collection::Delete(const std::vector<std::string>& ids) 
   int64_t live = 0;
   {
     absl::ReaderMutexLock state_lock(&state_mutex_);
-    absl::flat_hash_set<std::string_view> counted;
+    absl::flat_hash_set<absl::string_view> counted;
     for (const std::string& id : ids) {
       if (documents_.contains(id) && counted.insert(id).second) ++live;
     }
@@ -341,7 +328,7 @@ void Collection::RemoveDocumentLocked(const std::string& id) {
 std::vector<std::string> Collection::LexicalTerms(const DocumentEntry& document,
                                                   const ChunkEntry& chunk) const {
   return analyzer_.Terms(ChunkTextWithTitle(
-      document.title, std::string_view(document.text).substr(chunk.start, chunk.end - chunk.start)));
+      document.title, absl::string_view(document.text).substr(chunk.start, chunk.end - chunk.start)));
 }
 
 absl::Status Collection::ValidateQuery(const SearchQuery& query) const {

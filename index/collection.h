@@ -132,8 +132,19 @@ class Collection {
   absl::Status CatchUp();
 
  private:
-  struct DocumentEntry;
-  struct ChunkEntry;
+  struct DocumentEntry {
+    std::string id;
+    std::string title;
+    std::string text;
+    Metadata metadata;
+    std::vector<int64_t> labels;  // one per chunk, in chunk order
+  };
+  struct ChunkEntry {
+    std::shared_ptr<const DocumentEntry> document;
+    int chunk_index = 0;
+    uint32_t start = 0;
+    uint32_t end = 0;
+  };
 
   Collection(std::string directory, CollectionConfig config,
              std::shared_ptr<const Embedder> embedder, const CollectionLimits& limits,

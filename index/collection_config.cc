@@ -10,7 +10,7 @@ namespace {
 
 constexpr int kConfigFormatVersion = 1;
 
-std::string_view EmbedderName(EmbedderKind kind) {
+absl::string_view EmbedderName(EmbedderKind kind) {
   switch (kind) {
     case EmbedderKind::kBuiltin:
       return "builtin";
@@ -22,7 +22,7 @@ std::string_view EmbedderName(EmbedderKind kind) {
   return "builtin";
 }
 
-absl::StatusOr<EmbedderKind> EmbedderFromName(std::string_view name) {
+absl::StatusOr<EmbedderKind> EmbedderFromName(absl::string_view name) {
   if (name == "builtin") return EmbedderKind::kBuiltin;
   if (name == "openai") return EmbedderKind::kOpenAi;
   if (name == "none") return EmbedderKind::kNone;
@@ -31,7 +31,7 @@ absl::StatusOr<EmbedderKind> EmbedderFromName(std::string_view name) {
 
 }  // namespace
 
-absl::Status ValidateCollectionName(std::string_view name) {
+absl::Status ValidateCollectionName(absl::string_view name) {
   if (name.empty() || name.size() > 64) {
     return absl::InvalidArgumentError(
         absl::StrCat("collection name must be 1 to 64 characters, got ", name.size()));
@@ -95,7 +95,7 @@ std::string CollectionConfigToJson(const CollectionConfig& config) {
   return json.dump(2) + "\n";
 }
 
-absl::StatusOr<CollectionConfig> CollectionConfigFromJson(std::string_view text) {
+absl::StatusOr<CollectionConfig> CollectionConfigFromJson(absl::string_view text) {
   nlohmann::json json = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (json.is_discarded() || !json.is_object()) {
     return absl::DataLossError("collection config is not a JSON object");

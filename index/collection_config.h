@@ -6,7 +6,7 @@
 
 #include <cstdint>
 #include <string>
-#include <string_view>
+#include "absl/strings/string_view.h"
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -31,10 +31,10 @@ struct CollectionConfig {
 };
 
 inline constexpr int kBuiltinEmbedderDefaultDimension = 768;
-inline constexpr std::string_view kDefaultIndexSpec = "HNSW32";
+inline constexpr absl::string_view kDefaultIndexSpec = "HNSW32";
 
 // INVALID_ARGUMENT unless `name` is 1..64 characters of [a-z0-9_-] starting with [a-z0-9].
-absl::Status ValidateCollectionName(std::string_view name);
+absl::Status ValidateCollectionName(absl::string_view name);
 
 // Fills defaults and validates every field (name, dimension range, factory string accepted by
 // FAISS, chunking). INVALID_ARGUMENT naming the field otherwise.
@@ -42,7 +42,7 @@ absl::Status ResolveCollectionConfig(CollectionConfig& config);
 
 std::string CollectionConfigToJson(const CollectionConfig& config);
 // DATA_LOSS when the text is not a config this version understands.
-absl::StatusOr<CollectionConfig> CollectionConfigFromJson(std::string_view json);
+absl::StatusOr<CollectionConfig> CollectionConfigFromJson(absl::string_view json);
 
 }  // namespace quarry
 

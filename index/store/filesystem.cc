@@ -35,14 +35,14 @@ class ScopedFd {
   int fd_;
 };
 
-absl::Status StatusFromErrorCode(std::string_view operation, std::string_view path,
+absl::Status StatusFromErrorCode(absl::string_view operation, absl::string_view path,
                                  const std::error_code& error) {
   return ErrnoStatus(operation, path, error.value());
 }
 
 }  // namespace
 
-absl::Status ErrnoStatus(std::string_view operation, std::string_view path, int error_number) {
+absl::Status ErrnoStatus(absl::string_view operation, absl::string_view path, int error_number) {
   std::string message = absl::StrCat(operation, " ", path, ": ", std::strerror(error_number));
   switch (error_number) {
     case ENOENT:
@@ -68,7 +68,7 @@ absl::Status SyncDirectory(const std::string& path) {
   return absl::OkStatus();
 }
 
-absl::Status WriteFileAtomically(const std::string& path, std::string_view contents) {
+absl::Status WriteFileAtomically(const std::string& path, absl::string_view contents) {
   const std::string temporary = absl::StrCat(path, ".tmp.", getpid());
   {
     ScopedFd fd(open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));

@@ -5,7 +5,7 @@
 #define QUARRY_INDEX_STORE_FILESYSTEM_H_
 
 #include <string>
-#include <string_view>
+#include "absl/strings/string_view.h"
 #include <vector>
 
 #include "absl/status/status.h"
@@ -15,7 +15,7 @@ namespace quarry {
 
 // Writes `contents` to `path` atomically: a temporary file in the same directory, fsync,
 // rename over `path`, fsync of the directory. Readers see the old or the new file, never a mix.
-absl::Status WriteFileAtomically(const std::string& path, std::string_view contents);
+absl::Status WriteFileAtomically(const std::string& path, absl::string_view contents);
 
 absl::StatusOr<std::string> ReadFile(const std::string& path);
 
@@ -35,7 +35,7 @@ absl::Status RemoveAll(const std::string& path);
 absl::StatusOr<std::vector<std::string>> ListDirectory(const std::string& path);
 
 // A status for a failed system call: the call, the path and strerror(errno).
-absl::Status ErrnoStatus(std::string_view operation, std::string_view path, int error_number);
+absl::Status ErrnoStatus(absl::string_view operation, absl::string_view path, int error_number);
 
 }  // namespace quarry
 

@@ -1,0 +1,92 @@
+// quarry-server: the stateless gRPC retrieval service. Every flag has a QUARRY_* environment
+// equivalent (see environment_flags.h); `quarry-server --helpfull` lists them.
+#include <csignal>
+#include <cstdio>
+#include <pthread.h>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/usage.h"
+#include "absl/time/clock.h"
+#include "server/environment_flags.h"
+#include "server/quarry_server.h"
+#include "spdlog/sinks/stdout_sinks.h"
+#include "spdlog/spdlog.h"
+
+ABSL_FLAG(std::string, address, "0.0.0.0:50051",
+          "gRPC listen address host:port (port 0 picks a free one)");
+ABSL_FLAG(std::string, data_dir, "./quarry-data", "Data directory: the only state");
+ABSL_FLAG(int, max_message_bytes, 64 << 20,
+          "Largest gRPC message accepted or sent; larger requests get RESOURCE_EXHAUSTED "
+          "(use IngestStream for bulk loads)");
+ABSL_FLAG(int, max_batch_documents, 1000, "Most documents (or ids) in one Ingest/Delete request");
+ABSL_FLAG(int64_t, max_document_bytes, 8 << 20, "Largest document text, in bytes");
+ABSL_FLAG(int64_t, max_query_bytes, 16 << 10, "Largest query text, in bytes");
+ABSL_FLAG(int, max_top_k, 1000, "Largest top_k a search may ask for");
+ABSL_FLAG(int, refresh_interval_ms, 200,
+          "How often to pick up writes made by other processes sharing the data directory");
+ABSL_FLAG(bool, fsync, true,
+          "fsync the ingest log before acknowledging writes (turn off only for throwaway data)");
+ABSL_FLAG(int, shutdown_grace_seconds, 10,
+          "On SIGTERM/SIGINT, how long in-flight calls may take before they are cancelled");
+ABSL_FLAG(std::string, log_level, "info", "Log level: trace, debug, info, warn, error");
+
+namespace {
+
+quarry::server::ServerOptions OptionsFromFlags() {
+  quarry::server::ServerOptions options;
+  options.address = absl::GetFlag(FLAGS_address);
+  options.data_directory = absl::GetFlag(FLAGS_data_dir);
+  options.max_message_bytes = absl::GetFlag(FLAGS_max_message_bytes);
+  options.max_batch_documents = absl::GetFlag(FLAGS_max_batch_documents);
+  options.limits.max_document_bytes = absl::GetFlag(FLAGS_max_document_bytes);
+  options.limits.max_query_bytes = absl::GetFlag(FLAGS_max_query_bytes);
+  options.limits.max_top_k = absl::GetFlag(FLAGS_max_top_k);
+  options.log.sync = absl::GetFlag(FLAGS_fsync);
+  options.refresh_interval = absl::Milliseconds(absl::GetFlag(FLAGS_refresh_interval_ms));
+  return options;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage("quarry-server: retrieval service for RAG (gRPC quarry.v1)");
+  quarry::ParseFlagsWithEnvironment(argc, argv);
+
+  // Logs go to stderr as logfmt lines; stdout carries only the readiness line.
+  auto logger = spdlog::stderr_logger_mt("quarry");
+  logger->set_pattern("ts=%Y-%m-%dT%H:%M:%S.%e%z level=%l %v");
+  logger->set_level(spdlog::level::from_str(absl::GetFlag(FLAGS_log_level)));
+  spdlog::set_default_logger(logger);
+
+  // Block the shutdown signals in every thread (threads inherit the mask) and wait for them
+  // on one thread, so the handler can call into gRPC safely.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  const quarry::server::ServerOptions options = OptionsFromFlags();
+  absl::StatusOr<std::unique_ptr<quarry::server::QuarryServer>> server =
+      quarry::server::QuarryServer::Start(options);
+  if (!server.ok()) {
+    spdlog::critical("msg=\"start failed\" error=\"{}\"", server.status().ToString());
+    return 1;
+  }
+  const std::string host = options.address.substr(0, options.address.rfind(':'));
+  spdlog::info("msg=\"listening\" address={}:{} data_dir={}", host, (*server)->port(),
+               options.data_directory);
+  std::printf("quarry-server listening on %s:%d\n", host.c_str(), (*server)->port());
+  std::fflush(stdout);
+
+  std::thread signal_waiter([&] {
+    int signal_number = 0;
+    sigwait(&signals, &signal_number);
+    spdlog::info("msg=\"shutting down\" signal={}", signal_number);
+    (*server)->Shutdown(absl::Now() + absl::Seconds(absl::GetFlag(FLAGS_shutdown_grace_seconds)));
+  });
+  (*server)->Wait();
+  signal_waiter.join();
+  spdlog::info("msg=\"stopped\"");
+  return 0;
+}

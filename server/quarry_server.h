@@ -1,0 +1,63 @@
+// The quarry-server process minus main(): opens the catalog of a data directory, serves the
+// quarry.v1 services plus gRPC health and reflection, and keeps the catalog in step with
+// other processes sharing the directory.
+#ifndef QUARRY_SERVER_QUARRY_SERVER_H_
+#define QUARRY_SERVER_QUARRY_SERVER_H_
+
+#include <memory>
+#include <string>
+#include <thread>
+
+#include <grpcpp/grpcpp.h>
+
+#include "absl/status/statusor.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/time.h"
+#include "index/catalog.h"
+#include "server/collection_service.h"
+#include "server/document_service.h"
+#include "server/search_service.h"
+
+namespace quarry::server {
+
+struct ServerOptions {
+  std::string address = "0.0.0.0:50051";
+  std::string data_directory = "./quarry-data";
+  int max_message_bytes = 64 << 20;
+  int max_batch_documents = 1000;
+  CollectionLimits limits;
+  IngestLogOptions log;
+  // How often the catalog picks up other processes' writes and collections.
+  absl::Duration refresh_interval = absl::Milliseconds(200);
+};
+
+class QuarryServer {
+ public:
+  static absl::StatusOr<std::unique_ptr<QuarryServer>> Start(const ServerOptions& options);
+  ~QuarryServer();
+
+  // The port actually bound (useful with port 0).
+  int port() const { return port_; }
+
+  // Stops accepting calls, lets in-flight calls finish until `deadline`, then cancels them.
+  void Shutdown(absl::Time deadline);
+  // Blocks until Shutdown has completed.
+  void Wait();
+
+ private:
+  QuarryServer() = default;
+  void RefreshLoop(absl::Duration interval);
+
+  std::unique_ptr<Catalog> catalog_;
+  std::unique_ptr<CollectionServiceImpl> collection_service_;
+  std::unique_ptr<DocumentServiceImpl> document_service_;
+  std::unique_ptr<SearchServiceImpl> search_service_;
+  std::unique_ptr<grpc::Server> server_;
+  int port_ = 0;
+  absl::Notification stopping_;
+  std::thread refresher_;
+};
+
+}  // namespace quarry::server
+
+#endif  // QUARRY_SERVER_QUARRY_SERVER_H_

@@ -1,0 +1,55 @@
+#include "server/search_service.h"
+
+#include "server/proto_convert.h"
+#include "server/status_convert.h"
+
+namespace quarry::server {
+
+absl::StatusOr<SearchQuery> SearchQueryFromProto(const v1::SearchRequest& request) {
+  SearchQuery query;
+  switch (request.query_case()) {
+    case v1::SearchRequest::kText:
+      if (request.text().empty()) return absl::InvalidArgumentError("query text is empty");
+      query.text = request.text();
+      break;
+    case v1::SearchRequest::kVector:
+      if (request.vector().values().empty()) {
+        return absl::InvalidArgumentError("query vector is empty");
+      }
+      query.vector.assign(request.vector().values().begin(), request.vector().values().end());
+      break;
+    case v1::SearchRequest::QUERY_NOT_SET:
+      return absl::InvalidArgumentError("query: set text or vector");
+  }
+  if (absl::Status status = ApplyRetrievalOptions(request.options(), query); !status.ok()) {
+    return status;
+  }
+  return query;
+}
+
+grpc::Status SearchServiceImpl::Search(grpc::ServerContext* context,
+                                       const v1::SearchRequest* request,
+                                       v1::SearchResponse* response) {
+  absl::StatusOr<std::shared_ptr<Collection>> collection = catalog_->Get(request->collection());
+  if (!collection.ok()) return ToGrpcStatus(collection.status());
+  absl::StatusOr<SearchQuery> query = SearchQueryFromProto(*request);
+  if (!query.ok()) return ToGrpcStatus(query.status());
+  absl::StatusOr<SearchResult> result = (*collection)->Search(*query);
+  if (!result.ok()) return ToGrpcStatus(result.status());
+  for (const Hit& hit : result->hits) {
+    HitToProto(hit, !request->omit_text(), *response->add_hits());
+  }
+  response->set_mode(SearchModeToProto(result->mode));
+  v1::SearchTimings& timings = *response->mutable_timings();
+  timings.set_embed_ms(result->timings.embed_ms);
+  timings.set_dense_ms(result->timings.dense_ms);
+  timings.set_lexical_ms(result->timings.lexical_ms);
+  timings.set_fuse_ms(result->timings.fuse_ms);
+  timings.set_total_ms(result->timings.total_ms);
+  if (request->options().rerank()) {
+    response->add_notices("no reranker is configured on this server: fused order kept");
+  }
+  return grpc::Status::OK;
+}
+
+}  // namespace quarry::server

@@ -1,0 +1,26 @@
+// SearchService: hybrid dense + lexical search over a collection.
+#ifndef QUARRY_SERVER_SEARCH_SERVICE_H_
+#define QUARRY_SERVER_SEARCH_SERVICE_H_
+
+#include "index/catalog.h"
+#include "quarry/v1/quarry.grpc.pb.h"
+
+namespace quarry::server {
+
+class SearchServiceImpl final : public v1::SearchService::Service {
+ public:
+  explicit SearchServiceImpl(Catalog* catalog) : catalog_(catalog) {}
+
+  grpc::Status Search(grpc::ServerContext* context, const v1::SearchRequest* request,
+                      v1::SearchResponse* response) override;
+
+ private:
+  Catalog* catalog_;
+};
+
+// The core query a SearchRequest asks for (shared with Generate's retrieval step).
+absl::StatusOr<SearchQuery> SearchQueryFromProto(const v1::SearchRequest& request);
+
+}  // namespace quarry::server
+
+#endif  // QUARRY_SERVER_SEARCH_SERVICE_H_
