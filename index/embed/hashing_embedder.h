@@ -12,10 +12,12 @@
 #ifndef QUARRY_INDEX_EMBED_HASHING_EMBEDDER_H_
 #define QUARRY_INDEX_EMBED_HASHING_EMBEDDER_H_
 
+#include <memory>
 #include <string_view>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/types/span.h"
 #include "index/embed/embedder.h"
 #include "index/text/analyzer.h"
 

@@ -4,11 +4,11 @@
 #include <cstddef>
 #include <optional>
 #include <string>
-#include <string_view>
 #include <variant>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 #include "index/document.h"
 
 namespace quarry {
@@ -19,7 +19,7 @@ namespace {
 constexpr int kMaxDepth = 32;
 constexpr size_t kMaxInValues = 1024;
 
-std::string_view KindName(Filter::Kind kind) {
+absl::string_view KindName(Filter::Kind kind) {
   switch (kind) {
     case Filter::Kind::kEquals:
       return "equals";
@@ -37,7 +37,7 @@ std::string_view KindName(Filter::Kind kind) {
   return "unknown";
 }
 
-absl::Status Invalid(std::string_view clause, std::string_view problem) {
+absl::Status Invalid(absl::string_view clause, absl::string_view problem) {
   return absl::InvalidArgumentError(absl::StrCat(clause, ": ", problem));
 }
 

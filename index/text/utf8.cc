@@ -71,15 +71,15 @@ char32_t DecodeUtf8(std::string_view text, size_t* position) {
   }
   if (lead < 0xE0) {
     *position += 2;
-    return (char32_t{lead & 0x1Fu} << 6) | (p[1] & 0x3Fu);
+    return (static_cast<char32_t>(lead & 0x1Fu) << 6) | (p[1] & 0x3Fu);
   }
   if (lead < 0xF0) {
     *position += 3;
-    return (char32_t{lead & 0x0Fu} << 12) | (char32_t{p[1] & 0x3Fu} << 6) | (p[2] & 0x3Fu);
+    return (static_cast<char32_t>(lead & 0x0Fu) << 12) | (static_cast<char32_t>(p[1] & 0x3Fu) << 6) | (p[2] & 0x3Fu);
   }
   *position += 4;
-  return (char32_t{lead & 0x07u} << 18) | (char32_t{p[1] & 0x3Fu} << 12) |
-         (char32_t{p[2] & 0x3Fu} << 6) | (p[3] & 0x3Fu);
+  return (static_cast<char32_t>(lead & 0x07u) << 18) | (static_cast<char32_t>(p[1] & 0x3Fu) << 12) |
+         (static_cast<char32_t>(p[2] & 0x3Fu) << 6) | (p[3] & 0x3Fu);
 }
 
 }  // namespace quarry::text

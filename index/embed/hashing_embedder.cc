@@ -1,0 +1,170 @@
+#include "index/embed/hashing_embedder.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/memory/memory.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "absl/types/span.h"
+#include "index/text/normalize.h"
+#include "index/text/utf8.h"
+
+namespace quarry {
+namespace {
+
+constexpr int kMinDimension = 2;
+constexpr int kMaxDimension = 8192;
+
+// Each family is scaled to this share of the vector's norm, so long texts with many character
+// n-grams do not drown their words. Words carry the meaning; bigrams reward shared phrases;
+// n-grams catch inflections, compounds and typos but are shared by unrelated words too.
+static float kUnigramWeight = getenv("WU")?atof(getenv("WU")):1.0f;
+static float kBigramWeight = getenv("WB")?atof(getenv("WB")):0.5f;
+static float kCharNgramWeight = getenv("WC")?atof(getenv("WC")):0.6f;
+
+constexpr size_t kMinNgram = 3;
+constexpr size_t kMaxNgram = 5;
+
+// Per-family seeds, so the same string in two families lands in unrelated buckets. Changing
+// any of these (or the hash) changes every vector: existing indexes would need rebuilding.
+constexpr uint64_t kUnigramSeed = 0x9E3779B97F4A7C15ULL;
+constexpr uint64_t kBigramSeed = 0xC2B2AE3D27D4EB4FULL;
+constexpr uint64_t kCharNgramSeed = 0x165667B19E3779F9ULL;
+
+// MurmurHash3's 64-bit finalizer: spreads FNV's weak high bits over the whole word.
+uint64_t Mix(uint64_t h) {
+  h ^= h >> 33;
+  h *= 0xFF51AFD7ED558CCDULL;
+  h ^= h >> 33;
+  h *= 0xC4CEB9FE1A85EC53ULL;
+  h ^= h >> 33;
+  return h;
+}
+
+// FNV-1a over the bytes, then mixed. Stable across builds and processes (unlike absl::Hash),
+// which the vectors stored in shards depend on.
+uint64_t Hash(std::string_view bytes, uint64_t seed) {
+  uint64_t h = 0xCBF29CE484222325ULL ^ seed;
+  for (char c : bytes) {
+    h ^= static_cast<unsigned char>(c);
+    h *= 0x100000001B3ULL;
+  }
+  return Mix(h);
+}
+
+uint64_t HashPair(uint64_t first, uint64_t second, uint64_t seed) {
+  return Mix(first * 0x9DDFEA08EB382D69ULL + second + seed);
+}
+
+// Sorts the family's feature hashes to count them, weights each distinct feature by
+// 1 + log(tf), scales the family to `family_weight` in L2 norm, and adds it to `out` with the
+// hash's low bit as the sign and its high 32 bits as the bucket.
+void AddFamily(std::vector<uint64_t>& hashes, float family_weight, int dimension, float* out) {
+  if (hashes.empty()) return;
+  std::sort(hashes.begin(), hashes.end());
+  double sum_squares = 0;
+  for (size_t i = 0; i < hashes.size();) {
+    size_t j = i + 1;
+    while (j < hashes.size() && hashes[j] == hashes[i]) ++j;
+    const double weight = 1.0 + std::log(static_cast<double>(j - i));
+    sum_squares += weight * weight;
+    i = j;
+  }
+  const double scale = family_weight / std::sqrt(sum_squares);
+  for (size_t i = 0; i < hashes.size();) {
+    size_t j = i + 1;
+    while (j < hashes.size() && hashes[j] == hashes[i]) ++j;
+    const uint64_t h = hashes[i];
+    const double weight = (1.0 + std::log(static_cast<double>(j - i))) * scale;
+    const size_t bucket = static_cast<size_t>(((h >> 32) * static_cast<uint64_t>(dimension)) >> 32);
+    out[bucket] += static_cast<float>((h & 1) ? -weight : weight);
+    i = j;
+  }
+}
+
+// Character n-grams of `word` marked as "<word>", counted in code points so that a letter
+// outside ASCII is one character. Hashed straight from the marked word's bytes.
+void AddCharNgrams(std::string_view word, std::string& marked, std::vector<uint64_t>& hashes) {
+  marked.clear();
+  marked.push_back('<');
+  marked.append(word);
+  marked.push_back('>');
+  // Byte offset of each code point, plus the end. Words are at most kMaxTermBytes bytes.
+  size_t offsets[text::kMaxTermBytes + 3];
+  size_t count = 0;
+  for (size_t i = 0; i < marked.size(); ++i) {
+    if ((static_cast<unsigned char>(marked[i]) & 0xC0) != 0x80) offsets[count++] = i;
+  }
+  offsets[count] = marked.size();
+  const std::string_view view = marked;
+  for (size_t n = kMinNgram; n <= kMaxNgram && n <= count; ++n) {
+    for (size_t first = 0; first + n <= count; ++first) {
+      hashes.push_back(Hash(view.substr(offsets[first], offsets[first + n] - offsets[first]),
+                            kCharNgramSeed));
+    }
+  }
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<HashingEmbedder>> HashingEmbedder::Create(
+    const HashingEmbedderOptions& options) {
+  if (options.dimension < kMinDimension || options.dimension > kMaxDimension) {
+    return absl::InvalidArgumentError(absl::StrCat("embedding dimension must be in [",
+                                                   kMinDimension, ", ", kMaxDimension,
+                                                   "], got ", options.dimension));
+  }
+  return absl::WrapUnique(new HashingEmbedder(options.dimension));
+}
+
+absl::StatusOr<std::vector<float>> HashingEmbedder::Embed(
+    absl::Span<const std::string_view> texts) const {
+  for (size_t i = 0; i < texts.size(); ++i) {
+    if (!text::IsValidUtf8(texts[i])) {
+      return absl::InvalidArgumentError(absl::StrCat("text ", i, " is not valid UTF-8"));
+    }
+  }
+  std::vector<float> matrix(texts.size() * static_cast<size_t>(dimension_));
+  for (size_t i = 0; i < texts.size(); ++i) {
+    EmbedOne(texts[i], matrix.data() + i * static_cast<size_t>(dimension_));
+  }
+  return matrix;
+}
+
+void HashingEmbedder::EmbedOne(std::string_view text, float* out) const {
+  std::fill(out, out + dimension_, 0.0f);
+  const std::vector<std::string> terms = analyzer_.Terms(text);
+  std::vector<uint64_t> unigrams;
+  std::vector<uint64_t> others;
+  unigrams.reserve(terms.size());
+  others.reserve(terms.size() * 12);
+  for (const std::string& term : terms) unigrams.push_back(Hash(term, kUnigramSeed));
+  for (size_t i = 1; i < unigrams.size(); ++i) {
+    others.push_back(HashPair(unigrams[i - 1], unigrams[i], kBigramSeed));
+  }
+  AddFamily(unigrams, kUnigramWeight, dimension_, out);
+  AddFamily(others, kBigramWeight, dimension_, out);
+
+  others.clear();
+  std::string marked;
+  text::ForEachContentWord(
+      text, [&](std::string_view word) { AddCharNgrams(word, marked, others); });
+  AddFamily(others, kCharNgramWeight, dimension_, out);
+
+  double sum_squares = 0;
+  for (int i = 0; i < dimension_; ++i) sum_squares += static_cast<double>(out[i]) * out[i];
+  if (sum_squares == 0) return;  // no features: the zero vector, which matches nothing
+  const float inverse_norm = static_cast<float>(1.0 / std::sqrt(sum_squares));
+  for (int i = 0; i < dimension_; ++i) out[i] *= inverse_norm;
+}
+
+}  // namespace quarry
