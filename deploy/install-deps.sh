@@ -12,9 +12,11 @@ build_packages=(
   libcurl4-openssl-dev nlohmann-json3-dev libspdlog-dev libcpp-httplib-dev libstemmer-dev
   python3 python3-grpcio python3-grpc-tools
 )
+# What the built binaries load (FAISS links statically): for the slim runtime image.
 runtime_packages=(
-  libgrpc++1.51 libprotobuf32 libfaiss1 libopenblas0 libcurl4 libspdlog1.10
-  libcpp-httplib0.11 libstemmer0d libgomp1 ca-certificates
+  libgrpc++1.51 libgrpc29 libprotobuf32 libabsl20220623 libopenblas0 libgomp1 libcurl4
+  libspdlog1.10 libfmt9 libstemmer0d zlib1g libprometheus-cpp-core1.0 libprometheus-cpp-pull1.0
+  ca-certificates
 )
 
 packages=("${build_packages[@]}")

@@ -17,6 +17,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
+#include "absl/strings/string_view.h"
 #include "index/store/filesystem.h"
 #include "index/text/utf8.h"
 
@@ -26,18 +27,18 @@ namespace {
 namespace fs = std::filesystem;
 using Json = nlohmann::json;
 
-constexpr std::string_view kBeirCorpusFile = "corpus.jsonl";
-constexpr std::string_view kUtf8Bom = "\xEF\xBB\xBF";
+constexpr char kBeirCorpusFile[] = "corpus.jsonl";
+constexpr absl::string_view kUtf8Bom = "\xEF\xBB\xBF";
 
-absl::Status StatusFromErrorCode(const std::error_code& error, std::string_view what,
-                                 std::string_view path) {
+absl::Status StatusFromErrorCode(const std::error_code& error, absl::string_view what,
+                                 absl::string_view path) {
   std::string message = absl::StrCat(path, ": ", what, ": ", error.message());
   if (error == std::errc::no_such_file_or_directory) return absl::NotFoundError(message);
   if (error == std::errc::permission_denied) return absl::PermissionDeniedError(message);
   return absl::UnknownError(message);
 }
 
-std::string_view StripBom(std::string_view text) {
+absl::string_view StripBom(absl::string_view text) {
   if (absl::StartsWith(text, kUtf8Bom)) text.remove_prefix(kUtf8Bom.size());
   return text;
 }
@@ -72,7 +73,7 @@ class JsonErrorCapture : public nlohmann::json_sax<Json> {
 
 // "[json.exception.parse_error.101] parse error at line 1, column 7: syntax error ..." becomes
 // "parse error at column 7: syntax error ...": the file and line are named by the caller.
-std::string DescribeJsonError(std::string_view line) {
+std::string DescribeJsonError(absl::string_view line) {
   JsonErrorCapture capture;
   Json::sax_parse(line.begin(), line.end(), &capture);
   std::string message = capture.message();
@@ -84,7 +85,7 @@ std::string DescribeJsonError(std::string_view line) {
   return absl::StrReplaceAll(message, {{"at line 1, column", "at column"}});
 }
 
-absl::Status ReadStringField(const Json& object, std::string_view name, std::string* out) {
+absl::Status ReadStringField(const Json& object, const char* name, std::string* out) {
   auto it = object.find(name);
   if (it == object.end() || it->is_null()) return absl::OkStatus();
   if (!it->is_string()) {
@@ -96,7 +97,7 @@ absl::Status ReadStringField(const Json& object, std::string_view name, std::str
 }
 
 absl::Status ReadId(const Json& object, std::string* out) {
-  std::string_view name = "_id";
+  const char* name = "_id";
   auto it = object.find(name);
   if (it == object.end()) {
     name = "id";
@@ -166,7 +167,7 @@ absl::Status ReadVector(const Json& object, std::vector<float>* out) {
 }
 
 // Parses one non-blank JSONL line. Errors do not name the file or line; the caller adds them.
-absl::Status ParseJsonlDocument(std::string_view line, Document* out) {
+absl::Status ParseJsonlDocument(absl::string_view line, Document* out) {
   // Belt and braces: every access below checks the type first, so nlohmann should not throw,
   // but an exception escaping a reader would take the whole process down.
   try {
@@ -182,7 +183,7 @@ absl::Status ParseJsonlDocument(std::string_view line, Document* out) {
     if (absl::Status status = ReadStringField(object, "title", &out->title); !status.ok()) {
       return status;
     }
-    const std::string_view text_field = object.contains("text") ? "text" : "contents";
+    const char* text_field = object.contains("text") ? "text" : "contents";
     auto text = object.find(text_field);
     if (text == object.end()) return absl::InvalidArgumentError("missing \"text\"");
     if (!text->is_string()) {
@@ -199,19 +200,19 @@ absl::Status ParseJsonlDocument(std::string_view line, Document* out) {
 
 // The first level-1 heading of a markdown text: ATX ("# Title", optional closing #s) or
 // setext ("Title" underlined with "==="), outside fenced code blocks. Empty if none.
-std::string FirstMarkdownHeading(std::string_view text) {
+std::string FirstMarkdownHeading(absl::string_view text) {
   bool in_fence = false;
-  std::string_view previous;  // the previous line, if it could be a setext heading's text
+  absl::string_view previous;  // the previous line, if it could be a setext heading's text
   while (!text.empty()) {
     const size_t end = text.find('\n');
-    std::string_view line = text.substr(0, end);
-    text.remove_prefix(end == std::string_view::npos ? text.size() : end + 1);
+    absl::string_view line = text.substr(0, end);
+    text.remove_prefix(end == absl::string_view::npos ? text.size() : end + 1);
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
 
     // Up to three spaces of indentation; more makes an indented code block.
     size_t indent = 0;
     while (indent < line.size() && indent < 4 && line[indent] == ' ') ++indent;
-    std::string_view body = indent < 4 ? line.substr(indent) : std::string_view();
+    absl::string_view body = indent < 4 ? line.substr(indent) : absl::string_view();
     if (absl::StartsWith(body, "```") || absl::StartsWith(body, "~~~")) {
       in_fence = !in_fence;
       previous = {};
@@ -222,10 +223,10 @@ std::string FirstMarkdownHeading(std::string_view text) {
       continue;
     }
     if (body == "#" || absl::StartsWith(body, "# ") || absl::StartsWith(body, "#\t")) {
-      std::string_view heading = absl::StripAsciiWhitespace(body.substr(1));
+      absl::string_view heading = absl::StripAsciiWhitespace(body.substr(1));
       // A closing sequence of #s is decoration, when separated from the text by a space.
       const size_t hashes = heading.find_last_not_of('#');
-      if (hashes == std::string_view::npos) {
+      if (hashes == absl::string_view::npos) {
         heading = {};
       } else if (hashes + 1 < heading.size() && (heading[hashes] == ' ' || heading[hashes] == '\t')) {
         heading = absl::StripAsciiWhitespace(heading.substr(0, hashes));
@@ -234,8 +235,8 @@ std::string FirstMarkdownHeading(std::string_view text) {
       previous = {};
       continue;
     }
-    const std::string_view stripped = absl::StripAsciiWhitespace(body);
-    if (!stripped.empty() && stripped.find_first_not_of('=') == std::string_view::npos &&
+    const absl::string_view stripped = absl::StripAsciiWhitespace(body);
+    if (!stripped.empty() && stripped.find_first_not_of('=') == absl::string_view::npos &&
         !previous.empty()) {
       return std::string(previous);
     }
@@ -244,7 +245,7 @@ std::string FirstMarkdownHeading(std::string_view text) {
   return "";
 }
 
-bool IsBlank(std::string_view text) { return absl::StripAsciiWhitespace(text).empty(); }
+bool IsBlank(absl::string_view text) { return absl::StripAsciiWhitespace(text).empty(); }
 
 }  // namespace
 
@@ -430,7 +431,7 @@ absl::StatusOr<bool> DocumentReader::NextFromJsonl(Document* out) {
     }
     ++line_number_;
     bytes_read_ += static_cast<uint64_t>(length);
-    std::string_view line(line_buffer_, static_cast<size_t>(length));
+    absl::string_view line(line_buffer_, static_cast<size_t>(length));
     if (line_number_ == 1) line = StripBom(line);
     if (IsBlank(line)) continue;
     if (absl::Status status = ParseJsonlDocument(line, out); !status.ok()) {
@@ -448,12 +449,12 @@ absl::StatusOr<bool> DocumentReader::NextFromJsonl(Document* out) {
 absl::StatusOr<bool> DocumentReader::ReadTextFile(const InputFile& input, Document* out) {
   absl::StatusOr<std::string> contents = ReadFile(input.path);
   if (!contents.ok()) return contents.status();
-  const std::string_view text = StripBom(*contents);
+  const absl::string_view text = StripBom(*contents);
   if (IsBlank(text)) {
     ++skipped_;
     return false;
   }
-  if (!text::IsValidUtf8(text)) {
+  if (!text::IsValidUtf8(std::string_view(text.data(), text.size()))) {
     return absl::InvalidArgumentError(absl::StrCat(input.path, ": not valid UTF-8 text"));
   }
   const bool markdown = input.kind == FileKind::kMarkdown;
