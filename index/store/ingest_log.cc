@@ -205,8 +205,8 @@ absl::StatusOr<DirectoryListing> ListDirectory(const std::string& directory) {
   return listing;
 }
 
-absl::Status PreadFully(int fd, const std::string& path, uint64_t offset, char* out,
-                        size_t length, size_t* read_bytes) {
+absl::Status PreadFully(int fd, const std::string& path, uint64_t offset, char* out, size_t length,
+                        size_t* read_bytes) {
   size_t done = 0;
   while (done < length) {
     ssize_t n = ::pread(fd, out + done, length - done, static_cast<off_t>(offset + done));
@@ -221,8 +221,7 @@ absl::Status PreadFully(int fd, const std::string& path, uint64_t offset, char* 
   return absl::OkStatus();
 }
 
-absl::Status PwriteFully(int fd, const std::string& path, uint64_t offset,
-                         std::string_view data) {
+absl::Status PwriteFully(int fd, const std::string& path, uint64_t offset, std::string_view data) {
   while (!data.empty()) {
     ssize_t n = ::pwrite(fd, data.data(), data.size(), static_cast<off_t>(offset));
     if (n < 0) {
@@ -277,8 +276,8 @@ class SegmentFile {
 
 absl::Status CheckSegmentHeader(SegmentFile& file) {
   if (file.size() < kSegmentHeaderBytes) {
-    return absl::DataLossError(absl::StrCat("ingest log segment ", file.path(), " is ",
-                                            file.size(), " bytes, shorter than its header"));
+    return absl::DataLossError(absl::StrCat("ingest log segment ", file.path(), " is ", file.size(),
+                                            " bytes, shorter than its header"));
   }
   absl::StatusOr<std::string_view> header = file.Read(0, kSegmentHeaderBytes);
   if (!header.ok()) return header.status();
@@ -289,8 +288,8 @@ absl::Status CheckSegmentHeader(SegmentFile& file) {
   }
   const uint32_t version = LoadU32(header->data() + sizeof(kMagic));
   if (version != kFormatVersion) {
-    return absl::DataLossError(absl::StrCat("ingest log segment ", file.path(),
-                                            " has unknown format version ", version));
+    return absl::DataLossError(
+        absl::StrCat("ingest log segment ", file.path(), " has unknown format version ", version));
   }
   return absl::OkStatus();
 }
@@ -313,7 +312,8 @@ struct Frame {
 // reached the disk before its data did.
 absl::StatusOr<bool> AllZeroFrom(SegmentFile& file, uint64_t from) {
   for (uint64_t pos = from; pos < file.size();) {
-    const size_t length = static_cast<size_t>(std::min<uint64_t>(kReadBlockBytes, file.size() - pos));
+    const size_t length =
+        static_cast<size_t>(std::min<uint64_t>(kReadBlockBytes, file.size() - pos));
     absl::StatusOr<std::string_view> block = file.Read(pos, length);
     if (!block.ok()) return block.status();
     if (block->empty()) break;  // the file shrank: what is left was all zero
@@ -478,8 +478,7 @@ struct IngestLogWriter::State {
     }
     // Under the flock nobody else creates segments; NOREPLACE still keeps a stray process
     // from losing a segment's records, where the filesystem supports it.
-    if (::renameat2(AT_FDCWD, temp_path.c_str(), AT_FDCWD, path.c_str(), RENAME_NOREPLACE) !=
-        0) {
+    if (::renameat2(AT_FDCWD, temp_path.c_str(), AT_FDCWD, path.c_str(), RENAME_NOREPLACE) != 0) {
       if (errno != EINVAL && errno != ENOSYS) return SyscallError("rename", temp_path, errno);
       if (::rename(temp_path.c_str(), path.c_str()) != 0) {
         return SyscallError("rename", temp_path, errno);
@@ -543,6 +542,10 @@ struct IngestLogWriter::State {
   // checked, and a torn tail left by a crashed appender is cut off so that the next frame
   // starts on a frame boundary.
   absl::Status ValidateTail(uint64_t size) {
+    if (size < kSegmentHeaderBytes) {
+      return absl::DataLossError(
+          absl::StrCat("ingest log segment ", segment_path, " shrank below its header"));
+    }
     if (size < validated) validated = kSegmentHeaderBytes;  // shrank: trust nothing
     if (size == validated) return absl::OkStatus();
     SegmentFile file(segment_fd.get(), segment_path, size);
@@ -624,9 +627,8 @@ absl::StatusOr<LogPosition> IngestLogWriter::Append(const LogRecord& record) {
   frame += EncodeLogRecord(record);
   const uint64_t payload_size = frame.size() - kFrameHeaderBytes;
   if (payload_size > kMaxPayloadBytes) {
-    return absl::InvalidArgumentError(absl::StrCat("log record of ", payload_size,
-                                                   " bytes exceeds the limit of ",
-                                                   kMaxPayloadBytes));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "log record of ", payload_size, " bytes exceeds the limit of ", kMaxPayloadBytes));
   }
   const uint32_t length = static_cast<uint32_t>(payload_size);
   const uint32_t crc = Crc32(std::string_view(frame).substr(kFrameHeaderBytes));
@@ -659,8 +661,8 @@ absl::StatusOr<LogPosition> IngestLogReader::ReadFrom(
   for (auto it = first; it != segments.end(); ++it) {
     const uint64_t number = *it;
     if (it != first && number != *(it - 1) + 1) {
-      return absl::DataLossError(absl::StrCat("ingest log segment ", *(it - 1) + 1,
-                                              " is missing from ", directory_));
+      return absl::DataLossError(
+          absl::StrCat("ingest log segment ", *(it - 1) + 1, " is missing from ", directory_));
     }
     const bool last = it + 1 == segments.end();
     const std::string path = JoinPath(directory_, SegmentName(number));
@@ -676,8 +678,8 @@ absl::StatusOr<LogPosition> IngestLogReader::ReadFrom(
       offset = from.offset;
       if (offset > file.size()) {
         return absl::OutOfRangeError(absl::StrCat("log position offset ", offset,
-                                                  " is past the end of ", path, " (",
-                                                  file.size(), " bytes)"));
+                                                  " is past the end of ", path, " (", file.size(),
+                                                  " bytes)"));
       }
     }
     for (;;) {
@@ -688,9 +690,8 @@ absl::StatusOr<LogPosition> IngestLogReader::ReadFrom(
       if (frame->kind == FrameKind::kCorrupt) return CorruptFrameError(*frame);
       absl::StatusOr<LogRecord> record = DecodeLogRecord(frame->payload);
       if (!record.ok()) {
-        return absl::DataLossError(absl::StrCat("undecodable ingest log record at offset ",
-                                                offset, " of ", path, ": ",
-                                                record.status().message()));
+        return absl::DataLossError(absl::StrCat("undecodable ingest log record at offset ", offset,
+                                                " of ", path, ": ", record.status().message()));
       }
       offset = frame->next;
       const LogPosition next{number, offset};

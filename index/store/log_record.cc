@@ -84,8 +84,10 @@ void PutDocument(const StoredDocument& doc, std::string* out) {
     PutVarint(chunk.start, out);
     PutVarint(chunk.end, out);
     PutVarint(chunk.vector.size(), out);
-    out->append(reinterpret_cast<const char*>(chunk.vector.data()),
-                chunk.vector.size() * sizeof(float));
+    if (!chunk.vector.empty()) {
+      out->append(reinterpret_cast<const char*>(chunk.vector.data()),
+                  chunk.vector.size() * sizeof(float));
+    }
   }
 }
 
@@ -158,6 +160,7 @@ class Decoder {
       return Error(absl::StrCat(field, " dimension ", dim, " exceeds the remaining bytes"));
     }
     out->resize(dim);
+    if (dim == 0) return absl::OkStatus();  // memcpy to an empty vector's null data() is UB
     std::memcpy(out->data(), payload_.data() + pos_, dim * sizeof(float));
     pos_ += dim * sizeof(float);
     return absl::OkStatus();
@@ -261,7 +264,8 @@ absl::StatusOr<LogRecord> DecodeLogRecord(std::string_view payload) {
   Decoder in(payload);
   uint8_t version = 0;
   if (absl::Status s = in.Byte("version", &version); !s.ok()) return s;
-  if (version != kVersion) return in.Error(absl::StrCat("unknown record version ", static_cast<int>(version)));
+  if (version != kVersion)
+    return in.Error(absl::StrCat("unknown record version ", static_cast<int>(version)));
   uint8_t type = 0;
   if (absl::Status s = in.Byte("type", &type); !s.ok()) return s;
 
@@ -287,8 +291,7 @@ absl::StatusOr<LogRecord> DecodeLogRecord(std::string_view payload) {
       if (absl::Status s = in.Count("delete count", kMinIdBytes, &count); !s.ok()) return s;
       record.deleted_ids.reserve(count);
       for (uint64_t i = 0; i < count; ++i) {
-        if (absl::Status s = in.String("deleted id", &record.deleted_ids.emplace_back());
-            !s.ok()) {
+        if (absl::Status s = in.String("deleted id", &record.deleted_ids.emplace_back()); !s.ok()) {
           return s;
         }
       }

@@ -1,13 +1,12 @@
 #include "index/store/log_record.h"
 
+#include <catch2/catch.hpp>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <limits>
 #include <string>
 #include <vector>
-
-#include <catch2/catch.hpp>
 
 #include "absl/status/status.h"
 
@@ -148,7 +147,7 @@ TEST_CASE("The encoding is exactly the documented v1 format", "[log_record]") {
   LogRecord del;
   del.type = LogRecord::Type::kDelete;
   del.deleted_ids = {"a"};
-  REQUIRE(EncodeLogRecord(del) == std::string("\x01\x02\x01\x01" "a", 5));
+  REQUIRE(EncodeLogRecord(del) == std::string("\x01\x02\x01\x01", 4) + "a");
 
   LogRecord up;
   StoredDocument doc;
@@ -159,6 +158,7 @@ TEST_CASE("The encoding is exactly the documented v1 format", "[log_record]") {
   doc.metadata["s"] = std::string("v");
   doc.chunks.push_back({0, 2, {1.0f}});
   up.documents.push_back(doc);
+  // clang-format off
   const std::string expected(
       "\x01\x01"                                   // version 1, upsert
       "\x01"                                       // one document
@@ -170,6 +170,7 @@ TEST_CASE("The encoding is exactly the documented v1 format", "[log_record]") {
       "\x01"                                       // one chunk
       "\x00" "\x02" "\x01" "\x00\x00\x80\x3f",     // [0, 2), dim 1, f32 1.0
       38);
+  // clang-format on
   REQUIRE(EncodeLogRecord(up) == expected);
 }
 
@@ -192,7 +193,7 @@ TEST_CASE("Trailing bytes are DATA_LOSS", "[log_record]") {
   RequireDataLoss(EncodeLogRecord(del) + "x");
 }
 
-TEST_CASE("Unknown versions, types and metadata kinds are DATA_LOSS", "[log_record]") {
+TEST_CASE("Unknown versions and types and metadata kinds are DATA_LOSS", "[log_record]") {
   RequireDataLoss(std::string("\x00\x01\x00", 3));  // version 0
   RequireDataLoss(std::string("\x02\x01\x00", 3));  // version 2
   RequireDataLoss(std::string("\x01\x00\x00", 3));  // type 0
@@ -249,7 +250,7 @@ TEST_CASE("Lengths and counts beyond the payload are DATA_LOSS", "[log_record]")
   std::string dim = UpsertPrefix("t");
   dim += '\x00';
   dim += '\x01';
-  dim += "\x00\x01";  // [0, 1)
+  dim += "\x00\x01";                   // [0, 1)
   PutVarint(uint64_t{1} << 61, &dim);  // dim * 4 overflows 64 bits
   dim += std::string(16, '\x00');
   RequireDataLoss(dim);
