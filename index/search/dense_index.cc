@@ -17,6 +17,7 @@
 #include <exception>
 #include <limits>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -165,8 +166,8 @@ absl::StatusOr<std::unique_ptr<DenseIndex>> DenseIndex::Create(int dimension,
       index = std::make_unique<faiss::IndexFlat>(dimension, ToFaissMetric(metric));
     }
     if (auto* hnsw = dynamic_cast<faiss::IndexHNSW*>(index.get())) {
+      // efSearch is not set here: every search passes its own.
       hnsw->hnsw.efConstruction = kEfConstruction;
-      hnsw->hnsw.efSearch = kDefaultEfSearch;
     }
   } catch (const std::exception& e) {
     return absl::InternalError(absl::StrCat("creating the dense index: ", e.what()));
@@ -179,9 +180,9 @@ int64_t DenseIndex::size() const { return static_cast<int64_t>(index_->ntotal); 
 absl::Status DenseIndex::Add(absl::Span<const float> vectors) {
   const size_t dimension = static_cast<size_t>(dimension_);
   if (vectors.size() % dimension != 0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "vector data has ", vectors.size(), " floats, not a multiple of the dimension ",
-        dimension_));
+    return absl::InvalidArgumentError(absl::StrCat("vector data has ", vectors.size(),
+                                                   " floats, not a multiple of the dimension ",
+                                                   dimension_));
   }
   const int64_t n = static_cast<int64_t>(vectors.size() / dimension);
   if (n == 0) return absl::OkStatus();
@@ -207,8 +208,8 @@ absl::StatusOr<std::vector<ScoredLabel>> DenseIndex::Search(
     const DenseSearchOptions& options) const {
   if (k <= 0) return absl::InvalidArgumentError(absl::StrCat("k must be positive, got ", k));
   if (query.size() != static_cast<size_t>(dimension_)) {
-    return absl::InvalidArgumentError(absl::StrCat("query vector has ", query.size(),
-                                                   " dimensions, the index has ", dimension_));
+    return absl::InvalidArgumentError(
+        absl::StrCat("query vector has ", query.size(), " dimensions, the index has ", dimension_));
   }
   if (!AllFinite(query)) {
     return absl::InvalidArgumentError("query vector contains NaN or infinite values");
@@ -223,32 +224,33 @@ absl::StatusOr<std::vector<ScoredLabel>> DenseIndex::Search(
 
   const int64_t reachable = allowed == nullptr ? total : std::min(allowed->size(), total);
   const int64_t wanted = std::min<int64_t>(k, reachable);
-  std::unique_ptr<LabelSetSelector> selector;
-  if (allowed != nullptr) selector = std::make_unique<LabelSetSelector>(*allowed);
+  std::optional<LabelSetSelector> selector;
+  if (allowed != nullptr) selector.emplace(*allowed);
+  LabelSetSelector* const sel = selector ? &*selector : nullptr;
 
   int64_t search_k = wanted;
   faiss::SearchParameters flat_params;
   faiss::SearchParametersHNSW hnsw_params;
   const faiss::SearchParameters* params = nullptr;
   if (dynamic_cast<const faiss::IndexHNSW*>(index_.get()) != nullptr) {
-    int64_t ef = std::max<int64_t>(options.ef_search > 0 ? options.ef_search : kDefaultEfSearch,
-                                   wanted);
+    int64_t ef =
+        std::max<int64_t>(options.ef_search > 0 ? options.ef_search : kDefaultEfSearch, wanted);
     if (allowed != nullptr && allowed->size() < total) {
       // Roughly ef / fraction nodes must be visited to meet ef allowed ones.
       const double fraction = static_cast<double>(allowed->size()) / static_cast<double>(total);
       const double widened = std::ceil(static_cast<double>(ef) / fraction);
-      ef = std::max<int64_t>(
-          ef, static_cast<int64_t>(std::min<double>(widened, kMaxFilteredEfSearch)));
+      ef = std::max<int64_t>(ef,
+                             static_cast<int64_t>(std::min<double>(widened, kMaxFilteredEfSearch)));
     }
     ef = std::min(ef, total);
     hnsw_params.efSearch = static_cast<int>(ef);
-    hnsw_params.sel = selector.get();
+    hnsw_params.sel = sel;
     params = &hnsw_params;
     // FAISS 1.7.3 sizes the HNSW candidate queue by max(index efSearch, k), not by the
     // parameter's efSearch, so the beam only widens if k does: ask for ef results.
     search_k = std::max(wanted, ef);
-  } else if (selector != nullptr) {
-    flat_params.sel = selector.get();
+  } else if (sel != nullptr) {
+    flat_params.sel = sel;
     params = &flat_params;
   }
 

@@ -52,8 +52,7 @@ absl::Status Validate(const Filter& filter, const std::string& path, int depth) 
     case Filter::Kind::kEquals:
       if (filter.field.empty()) return Invalid(clause, "field name is empty");
       if (filter.values.size() != 1) {
-        return Invalid(clause,
-                       absl::StrCat("needs exactly one value, got ", filter.values.size()));
+        return Invalid(clause, absl::StrCat("needs exactly one value, got ", filter.values.size()));
       }
       return absl::OkStatus();
     case Filter::Kind::kIn:
@@ -68,7 +67,8 @@ absl::Status Validate(const Filter& filter, const std::string& path, int depth) 
       if (!filter.gt && !filter.gte && !filter.lt && !filter.lte) {
         return Invalid(clause, "needs at least one bound");
       }
-      for (const std::optional<double>* bound : {&filter.gt, &filter.gte, &filter.lt, &filter.lte}) {
+      for (const std::optional<double>* bound :
+           {&filter.gt, &filter.gte, &filter.lt, &filter.lte}) {
         if (*bound && std::isnan(**bound)) return Invalid(clause, "bound is NaN");
       }
       return absl::OkStatus();
@@ -84,8 +84,8 @@ absl::Status Validate(const Filter& filter, const std::string& path, int depth) 
       return absl::OkStatus();
     case Filter::Kind::kNot:
       if (filter.children.size() != 1) {
-        return Invalid(clause, absl::StrCat("needs exactly one child clause, got ",
-                                            filter.children.size()));
+        return Invalid(
+            clause, absl::StrCat("needs exactly one child clause, got ", filter.children.size()));
       }
       return Validate(filter.children[0], clause, depth + 1);
   }

@@ -1,6 +1,7 @@
 #include "index/search/fusion.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -103,7 +104,8 @@ std::vector<FusedHit> FuseWeighted(absl::Span<const ScoredLabel> dense,
                                    absl::Span<const ScoredLabel> lexical, float dense_weight,
                                    int top_k) {
   if (top_k <= 0) return {};
-  const double w = std::clamp<double>(dense_weight, 0.0, 1.0);
+  // NaN would make every score NaN and the ordering undefined; treat it as no preference.
+  const double w = std::isnan(dense_weight) ? 0.5 : std::clamp<double>(dense_weight, 0.0, 1.0);
   Candidates candidates;
   candidates.reserve(dense.size() + lexical.size());
   const MinMax dense_norm(dense);

@@ -1,7 +1,6 @@
 #include "index/search/bm25_index.h"
 
 #include <catch2/catch.hpp>
-
 #include <cmath>
 #include <cstdint>
 #include <string>
@@ -112,19 +111,19 @@ TEST_CASE("Removing a chunk gives the scores of an index that never had it", "[b
   Bm25Index without;
   for (int64_t label : {0, 2, 3, 4}) without.Add(label, chunks[label]);
 
-  for (const Terms& query : {Terms{"apple"}, Terms{"banana", "fig"}, Terms{"cherry", "grape"},
-                             Terms{"date"}}) {
+  for (const Terms& query :
+       {Terms{"apple"}, Terms{"banana", "fig"}, Terms{"cherry", "grape"}, Terms{"date"}}) {
     const std::vector<ScoredLabel> got = with_removal.Search(query, 10, {}, nullptr);
     const std::vector<ScoredLabel> want = without.Search(query, 10, {}, nullptr);
     REQUIRE(Labels(got) == Labels(want));
-    for (size_t i = 0; i < got.size(); ++i) CHECK(got[i].score == Approx(want[i].score).margin(1e-6));
+    for (size_t i = 0; i < got.size(); ++i)
+      CHECK(got[i].score == Approx(want[i].score).margin(1e-6));
   }
   // The removed chunk is excluded even when a caller's allowed set names it.
   LabelSet allowed;
   allowed.Insert(1);
   allowed.Insert(3);
-  CHECK(Labels(with_removal.Search(Terms{"apple"}, 10, {}, &allowed)) ==
-        std::vector<int64_t>{3});
+  CHECK(Labels(with_removal.Search(Terms{"apple"}, 10, {}, &allowed)) == std::vector<int64_t>{3});
 }
 
 TEST_CASE("BM25 searches only inside the allowed set", "[bm25]") {

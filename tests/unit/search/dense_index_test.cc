@@ -1,14 +1,15 @@
 #include "index/search/dense_index.h"
 
-#include <catch2/catch.hpp>
 #include <omp.h>
 
 #include <algorithm>
+#include <catch2/catch.hpp>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <limits>
 #include <memory>
+#include <numbers>
 #include <random>
 #include <set>
 #include <vector>
@@ -135,8 +136,8 @@ TEST_CASE("Flat inner-product search equals brute force", "[dense]") {
     const auto query = Row(queries, d, q);
     absl::StatusOr<std::vector<ScoredLabel>> hits = index->Search(query, 10, nullptr);
     REQUIRE(hits.ok());
-    RequireSameAsBruteForce(*hits, BruteForce(data, d, query, 10, Metric::kInnerProduct), data,
-                            d, query, Metric::kInnerProduct);
+    RequireSameAsBruteForce(*hits, BruteForce(data, d, query, 10, Metric::kInnerProduct), data, d,
+                            query, Metric::kInnerProduct);
   }
 }
 
@@ -186,8 +187,7 @@ TEST_CASE("Bad arguments are INVALID_ARGUMENT and change nothing", "[dense]") {
         absl::StatusCode::kInvalidArgument);
   std::vector<float> nan_query(Row(data, d, 0).begin(), Row(data, d, 0).end());
   nan_query[3] = std::numeric_limits<float>::quiet_NaN();
-  CHECK(index->Search(nan_query, 5, nullptr).status().code() ==
-        absl::StatusCode::kInvalidArgument);
+  CHECK(index->Search(nan_query, 5, nullptr).status().code() == absl::StatusCode::kInvalidArgument);
 
   CHECK(index->Add(std::vector<float>(d + 1, 0.5f)).code() == absl::StatusCode::kInvalidArgument);
   std::vector<float> infinite(d, 0.5f);
@@ -221,8 +221,7 @@ TEST_CASE("k larger than the index returns every vector", "[dense]") {
     const auto index = MakeIndex(d, spec, Metric::kInnerProduct, data);
     absl::StatusOr<std::vector<ScoredLabel>> hits = index->Search(Row(data, d, 0), 100, nullptr);
     REQUIRE(hits.ok());
-    RequireSameAsBruteForce(*hits, BruteForce(data, d, Row(data, d, 0), 100,
-                                              Metric::kInnerProduct),
+    RequireSameAsBruteForce(*hits, BruteForce(data, d, Row(data, d, 0), 100, Metric::kInnerProduct),
                             data, d, Row(data, d, 0), Metric::kInnerProduct);
   }
 }
@@ -238,8 +237,8 @@ TEST_CASE("An IVF spec is served exactly until trained", "[dense]") {
     const auto query = Row(queries, d, q);
     absl::StatusOr<std::vector<ScoredLabel>> hits = index->Search(query, 10, nullptr);
     REQUIRE(hits.ok());
-    RequireSameAsBruteForce(*hits, BruteForce(data, d, query, 10, Metric::kInnerProduct), data,
-                            d, query, Metric::kInnerProduct);
+    RequireSameAsBruteForce(*hits, BruteForce(data, d, query, 10, Metric::kInnerProduct), data, d,
+                            query, Metric::kInnerProduct);
   }
 }
 
@@ -294,8 +293,7 @@ TEST_CASE("Filtered HNSW search fills k with allowed labels", "[dense]") {
       double recall = 0;
       for (int q = 0; q < 10; ++q) {
         const auto query = Row(queries, d, q);
-        absl::StatusOr<std::vector<ScoredLabel>> hits =
-            index->Search(query, k, &allowed, options);
+        absl::StatusOr<std::vector<ScoredLabel>> hits = index->Search(query, k, &allowed, options);
         REQUIRE(hits.ok());
         REQUIRE(static_cast<int64_t>(hits->size()) == std::min<int64_t>(k, allowed.size()));
         for (const ScoredLabel& hit : *hits) CHECK(allowed.Contains(hit.label));
@@ -322,7 +320,7 @@ TEST_CASE("A beam that misses the allowed labels falls back to the exact scan", 
   // around the query never reaches the far side, where the only allowed labels are.
   const int d = 2;
   const int64_t n = 20000;
-  const double step = 2 * M_PI / n;
+  const double step = 2 * std::numbers::pi / n;
   std::vector<int64_t> order(n);
   for (int64_t i = 0; i < n; ++i) order[i] = i;
   std::shuffle(order.begin(), order.end(), std::mt19937(17));

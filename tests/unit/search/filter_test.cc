@@ -1,7 +1,6 @@
 #include "index/search/filter.h"
 
 #include <catch2/catch.hpp>
-
 #include <cmath>
 #include <limits>
 #include <string>
@@ -49,8 +48,8 @@ Filter Any(std::vector<Filter> children) { return Node(Filter::Kind::kAny, std::
 Filter Not(Filter child) { return Node(Filter::Kind::kNot, {std::move(child)}); }
 
 const Metadata& Doc() {
-  static const Metadata* const doc = new Metadata{
-      {"lang", std::string("en")}, {"year", 2020.0}, {"draft", false}, {"score", 0.5}};
+  static const Metadata* const doc =
+      new Metadata{{"lang", std::string("en")}, {"year", 2020.0}, {"draft", false}, {"score", 0.5}};
   return *doc;
 }
 

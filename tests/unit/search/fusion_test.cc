@@ -1,8 +1,8 @@
 #include "index/search/fusion.h"
 
 #include <catch2/catch.hpp>
-
 #include <cstdint>
+#include <limits>
 #include <optional>
 #include <vector>
 
@@ -104,6 +104,18 @@ TEST_CASE("A list with one hit or equal scores normalises to 1", "[fusion]") {
   REQUIRE(Labels(hits) == std::vector<int64_t>{1, 9});
   CHECK(hits[0].score == Approx(1.0).margin(1e-6));
   CHECK(hits[1].score == Approx(1.0).margin(1e-6));
+}
+
+TEST_CASE("Weighted fusion clamps the weight and survives NaN", "[fusion]") {
+  const std::vector<ScoredLabel> dense = {{1, 0.9f}, {2, 0.1f}};
+  const std::vector<ScoredLabel> lexical = {{2, 3.0f}, {1, 1.0f}};
+  CHECK(Labels(FuseWeighted(dense, lexical, 7.0f, 10)) == std::vector<int64_t>{1, 2});
+  CHECK(FuseWeighted(dense, lexical, 7.0f, 10)[0].score == Approx(1.0).margin(1e-6));
+  CHECK(Labels(FuseWeighted(dense, lexical, -1.0f, 10)) == std::vector<int64_t>{2, 1});
+  const std::vector<FusedHit> hits =
+      FuseWeighted(dense, lexical, std::numeric_limits<float>::quiet_NaN(), 10);
+  REQUIRE(Labels(hits) == std::vector<int64_t>{1, 2});
+  for (const FusedHit& hit : hits) CHECK(hit.score == Approx(0.5).margin(1e-6));
 }
 
 TEST_CASE("Weighted ties break by label ascending", "[fusion]") {

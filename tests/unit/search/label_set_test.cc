@@ -1,7 +1,6 @@
 #include "index/search/label_set.h"
 
 #include <catch2/catch.hpp>
-
 #include <cstdint>
 #include <random>
 #include <set>
