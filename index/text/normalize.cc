@@ -13,6 +13,7 @@ namespace quarry::text {
 namespace {
 
 // Snowball's English stop-word list, in byte order for binary search.
+// clang-format off
 constexpr std::string_view kStopWords[] = {
     "a", "about", "above", "after", "again", "against", "all", "am", "an", "and", "any", "are",
     "aren't", "as", "at", "be", "because", "been", "before", "being", "below", "between", "both",
@@ -32,6 +33,7 @@ constexpr std::string_view kStopWords[] = {
     "would", "wouldn't", "you", "you'd", "you'll", "you're", "you've", "your", "yours",
     "yourself", "yourselves",
 };
+// clang-format on
 static_assert(std::is_sorted(std::begin(kStopWords), std::end(kStopWords)));
 
 constexpr size_t MaxStopWordBytes() {

@@ -82,7 +82,7 @@ constexpr Range kRanges[] = {
     {0x180E, 0x180E, CharClass::kSpace},
     {0x1AB0, 0x1AFF, CharClass::kExtend},  // combining marks
     {0x1DC0, 0x1DFF, CharClass::kExtend},
-    {0x2000, 0x200B, CharClass::kSpace},  // spaces, zero-width space
+    {0x2000, 0x200B, CharClass::kSpace},   // spaces, zero-width space
     {0x200C, 0x200D, CharClass::kExtend},  // zero-width (non-)joiner
     {0x200E, 0x200F, CharClass::kSpace},   // direction marks
     {0x2010, 0x2027, CharClass::kPunct},   // dashes, quotes, bullets, ellipsis
@@ -91,12 +91,12 @@ constexpr Range kRanges[] = {
     {0x205F, 0x205F, CharClass::kSpace},
     {0x2060, 0x2064, CharClass::kExtend},  // word joiner, invisible operators
     {0x2065, 0x206F, CharClass::kSpace},
-    {0x20A0, 0x20CF, CharClass::kPunct},   // currency
-    {0x20D0, 0x20FF, CharClass::kExtend},  // combining marks for symbols
-    {0x2190, 0x245F, CharClass::kPunct},   // arrows, math, technical, control pictures
-    {0x2500, 0x2BFF, CharClass::kPunct},   // box drawing, shapes, dingbats, math, arrows
-    {0x2CF9, 0x2CFF, CharClass::kPunct},   // Coptic
-    {0x2E00, 0x2E7F, CharClass::kPunct},   // supplemental punctuation
+    {0x20A0, 0x20CF, CharClass::kPunct},      // currency
+    {0x20D0, 0x20FF, CharClass::kExtend},     // combining marks for symbols
+    {0x2190, 0x245F, CharClass::kPunct},      // arrows, math, technical, control pictures
+    {0x2500, 0x2BFF, CharClass::kPunct},      // box drawing, shapes, dingbats, math, arrows
+    {0x2CF9, 0x2CFF, CharClass::kPunct},      // Coptic
+    {0x2E00, 0x2E7F, CharClass::kPunct},      // supplemental punctuation
     {0x2E80, 0x2FDF, CharClass::kIdeograph},  // CJK and Kangxi radicals
     {0x2FF0, 0x2FFF, CharClass::kPunct},
     {0x3000, 0x3000, CharClass::kSpace},  // ideographic space
@@ -134,9 +134,9 @@ constexpr Range kRanges[] = {
     {0xFF1A, 0xFF20, CharClass::kPunct},
     {0xFF3B, 0xFF40, CharClass::kPunct},
     {0xFF5B, 0xFF65, CharClass::kPunct},
-    {0xFFE0, 0xFFFF, CharClass::kPunct},  // fullwidth symbols, specials
-    {0x1D000, 0x1D24F, CharClass::kPunct},  // musical symbols
-    {0x1F000, 0x1F3FA, CharClass::kPunct},  // game symbols, enclosed, emoji
+    {0xFFE0, 0xFFFF, CharClass::kPunct},     // fullwidth symbols, specials
+    {0x1D000, 0x1D24F, CharClass::kPunct},   // musical symbols
+    {0x1F000, 0x1F3FA, CharClass::kPunct},   // game symbols, enclosed, emoji
     {0x1F3FB, 0x1F3FF, CharClass::kExtend},  // skin-tone modifiers
     {0x1F400, 0x1FAFF, CharClass::kPunct},
     {0x20000, 0x3FFFF, CharClass::kIdeograph},  // CJK extensions B and later
@@ -156,7 +156,7 @@ static_assert(RangesSortedAndDisjoint());
 
 CharClass ClassifyNonAscii(char32_t c) {
   if (c < 0x100) {
-    if (c <= 0xA0) return CharClass::kSpace;  // C1 controls (NEL among them), NBSP
+    if (c <= 0xA0) return CharClass::kSpace;   // C1 controls (NEL among them), NBSP
     if (c == 0xAD) return CharClass::kExtend;  // soft hyphen: invisible, inside words
     if (c < 0xC0) {
       // Latin-1 punctuation and symbols, except the ordinal indicators and micro sign.

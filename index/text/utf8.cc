@@ -48,8 +48,7 @@ bool IsValidUtf8(std::string_view text) {
     }
     // 0xF5..0xFF would encode beyond U+10FFFF.
     if (lead < 0xF5) {
-      if (end - p < 4 || !IsContinuation(p[1]) || !IsContinuation(p[2]) ||
-          !IsContinuation(p[3])) {
+      if (end - p < 4 || !IsContinuation(p[1]) || !IsContinuation(p[2]) || !IsContinuation(p[3])) {
         return false;
       }
       if (lead == 0xF0 && p[1] < 0x90) return false;   // overlong (< U+10000)
@@ -75,7 +74,8 @@ char32_t DecodeUtf8(std::string_view text, size_t* position) {
   }
   if (lead < 0xF0) {
     *position += 3;
-    return (static_cast<char32_t>(lead & 0x0Fu) << 12) | (static_cast<char32_t>(p[1] & 0x3Fu) << 6) | (p[2] & 0x3Fu);
+    return (static_cast<char32_t>(lead & 0x0Fu) << 12) |
+           (static_cast<char32_t>(p[1] & 0x3Fu) << 6) | (p[2] & 0x3Fu);
   }
   *position += 4;
   return (static_cast<char32_t>(lead & 0x07u) << 18) | (static_cast<char32_t>(p[1] & 0x3Fu) << 12) |
