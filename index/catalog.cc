@@ -4,7 +4,6 @@
 #include <unistd.h>
 
 #include <cerrno>
-
 #include <utility>
 
 #include "absl/strings/match.h"
@@ -21,15 +20,13 @@ namespace {
 constexpr char kConfigFileName[] = "config.json";
 
 std::string ScratchName(absl::string_view prefix, absl::string_view name) {
-  return absl::StrCat(".", prefix, "-", name, "-", getpid(), "-",
-                      absl::ToUnixNanos(absl::Now()));
+  return absl::StrCat(".", prefix, "-", name, "-", getpid(), "-", absl::ToUnixNanos(absl::Now()));
 }
 
 }  // namespace
 
 EmbedderFactory BuiltinEmbedderFactory() {
-  return [](const CollectionConfig& config)
-             -> absl::StatusOr<std::shared_ptr<const Embedder>> {
+  return [](const CollectionConfig& config) -> absl::StatusOr<std::shared_ptr<const Embedder>> {
     switch (config.embedder) {
       case EmbedderKind::kBuiltin: {
         absl::StatusOr<std::unique_ptr<HashingEmbedder>> embedder =
@@ -80,8 +77,7 @@ std::string Catalog::CollectionsDirectory() const {
   return options_.data_directory + "/collections";
 }
 
-absl::StatusOr<std::shared_ptr<Collection>> Catalog::OpenCollection(
-    const std::string& name) const {
+absl::StatusOr<std::shared_ptr<Collection>> Catalog::OpenCollection(const std::string& name) const {
   const std::string directory = absl::StrCat(CollectionsDirectory(), "/", name);
   absl::StatusOr<std::string> json = ReadFile(absl::StrCat(directory, "/", kConfigFileName));
   if (!json.ok()) return json.status();

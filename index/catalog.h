@@ -29,8 +29,8 @@ namespace quarry {
 
 // Makes the embedder a collection needs; null for collections without one (kNone).
 // Returns FAILED_PRECONDITION when the kind is not available on this server.
-using EmbedderFactory = std::function<absl::StatusOr<std::shared_ptr<const Embedder>>(
-    const CollectionConfig& config)>;
+using EmbedderFactory =
+    std::function<absl::StatusOr<std::shared_ptr<const Embedder>>(const CollectionConfig& config)>;
 
 // The factory for the built-in embedder (and kNone); other kinds are FAILED_PRECONDITION.
 EmbedderFactory BuiltinEmbedderFactory();

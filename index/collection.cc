@@ -3,14 +3,13 @@
 #include <algorithm>
 #include <cmath>
 #include <string_view>
-
-#include "absl/strings/string_view.h"
 #include <utility>
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/random/random.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/clock.h"
 #include "index/search/fusion.h"
 #include "index/text/chunker.h"
@@ -28,8 +27,8 @@ double MillisecondsSince(absl::Time start) {
 }
 
 bool IsMetadataKeyCharacter(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-         c == '_' || c == '.' || c == '-';
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+         c == '.' || c == '-';
 }
 
 bool HasControlCharacter(absl::string_view text) {
@@ -114,9 +113,9 @@ absl::Status Collection::ValidateDocument(const Document& document, size_t posit
   }
   if (!text::IsValidUtf8(document.title)) return invalid("title", "is not valid UTF-8");
   if (static_cast<int64_t>(document.metadata.size()) > limits_.max_metadata_entries) {
-    return invalid("metadata", absl::StrCat("has ", document.metadata.size(),
-                                            " entries; the limit is ",
-                                            limits_.max_metadata_entries));
+    return invalid("metadata",
+                   absl::StrCat("has ", document.metadata.size(), " entries; the limit is ",
+                                limits_.max_metadata_entries));
   }
   for (const auto& [key, value] : document.metadata) {
     if (key.empty() || key.size() > 128 ||
@@ -126,9 +125,9 @@ absl::Status Collection::ValidateDocument(const Document& document, size_t posit
     }
     if (const auto* string_value = std::get_if<std::string>(&value)) {
       if (static_cast<int64_t>(string_value->size()) > limits_.max_metadata_value_bytes) {
-        return invalid("metadata", absl::StrCat("value of '", key, "' is ", string_value->size(),
-                                                " bytes; the limit is ",
-                                                limits_.max_metadata_value_bytes));
+        return invalid("metadata",
+                       absl::StrCat("value of '", key, "' is ", string_value->size(),
+                                    " bytes; the limit is ", limits_.max_metadata_value_bytes));
       }
       if (!text::IsValidUtf8(*string_value)) {
         return invalid("metadata", absl::StrCat("value of '", key, "' is not valid UTF-8"));
@@ -141,9 +140,9 @@ absl::Status Collection::ValidateDocument(const Document& document, size_t posit
   }
   if (!document.vector.empty()) {
     if (static_cast<int>(document.vector.size()) != config_.dimension) {
-      return invalid("vector", absl::StrCat("has dimension ", document.vector.size(),
-                                            "; collection '", config_.name, "' has dimension ",
-                                            config_.dimension));
+      return invalid("vector",
+                     absl::StrCat("has dimension ", document.vector.size(), "; collection '",
+                                  config_.name, "' has dimension ", config_.dimension));
     }
     if (!std::all_of(document.vector.begin(), document.vector.end(),
                      [](float x) { return std::isfinite(x); })) {
@@ -151,8 +150,8 @@ absl::Status Collection::ValidateDocument(const Document& document, size_t posit
     }
   } else {
     if (embedder_ == nullptr) {
-      return invalid("vector", absl::StrCat("is required: collection '", config_.name,
-                                            "' has no embedder"));
+      return invalid("vector",
+                     absl::StrCat("is required: collection '", config_.name, "' has no embedder"));
     }
     const std::vector<text::Token> tokens = text::Tokenize(document.text);
     if (tokens.empty()) return invalid("text", "has no words or symbols to index");
@@ -166,8 +165,8 @@ absl::StatusOr<IngestResult> Collection::Ingest(std::vector<Document> documents)
   for (size_t i = 0; i < documents.size(); ++i) {
     if (absl::Status status = ValidateDocument(documents[i], i); !status.ok()) return status;
     if (!documents[i].id.empty() && !seen_ids.insert(documents[i].id).second) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "documents[", i, "].id: '", documents[i].id, "' appears more than once in the batch"));
+      return absl::InvalidArgumentError(absl::StrCat("documents[", i, "].id: '", documents[i].id,
+                                                     "' appears more than once in the batch"));
     }
   }
 
@@ -187,13 +186,14 @@ absl::StatusOr<IngestResult> Collection::Ingest(std::vector<Document> documents)
     stored.text = std::move(document.text);
     stored.metadata = std::move(document.metadata);
     if (!document.vector.empty()) {
-      stored.chunks.push_back(StoredChunk{0, static_cast<uint32_t>(stored.text.size()),
-                                          std::move(document.vector)});
+      stored.chunks.push_back(
+          StoredChunk{0, static_cast<uint32_t>(stored.text.size()), std::move(document.vector)});
     } else {
       for (const text::ChunkSpan& span : text::ChunkText(stored.text, config_.chunking)) {
         embed_targets.emplace_back(record.documents.size(), stored.chunks.size());
         texts_to_embed.push_back(ChunkTextWithTitle(
-            stored.title, absl::string_view(stored.text).substr(span.start, span.end - span.start)));
+            stored.title,
+            absl::string_view(stored.text).substr(span.start, span.end - span.start)));
         stored.chunks.push_back(StoredChunk{span.start, span.end, {}});
       }
     }
@@ -257,17 +257,16 @@ absl::Status Collection::CatchUp() {
 }
 
 absl::Status Collection::CatchUpLocked() {
-  absl::StatusOr<LogPosition> position = log_reader_.ReadFrom(
-      applied_through_, [this](const LogRecord& record, LogPosition next) {
+  absl::StatusOr<LogPosition> position =
+      log_reader_.ReadFrom(applied_through_, [this](const LogRecord& record, LogPosition next) {
         absl::MutexLock state_lock(&state_mutex_);
         if (absl::Status status = Apply(record); !status.ok()) return status;
         applied_through_ = next;
         return absl::OkStatus();
       });
   if (!position.ok()) {
-    return absl::Status(position.status().code(),
-                        absl::StrCat("collection '", config_.name, "': ",
-                                     position.status().message()));
+    return absl::Status(position.status().code(), absl::StrCat("collection '", config_.name,
+                                                               "': ", position.status().message()));
   }
   applied_through_ = *position;
   return absl::OkStatus();
@@ -328,7 +327,8 @@ void Collection::RemoveDocumentLocked(const std::string& id) {
 std::vector<std::string> Collection::LexicalTerms(const DocumentEntry& document,
                                                   const ChunkEntry& chunk) const {
   return analyzer_.Terms(ChunkTextWithTitle(
-      document.title, absl::string_view(document.text).substr(chunk.start, chunk.end - chunk.start)));
+      document.title,
+      absl::string_view(document.text).substr(chunk.start, chunk.end - chunk.start)));
 }
 
 absl::Status Collection::ValidateQuery(const SearchQuery& query) const {
@@ -343,9 +343,8 @@ absl::Status Collection::ValidateQuery(const SearchQuery& query) const {
   }
   if (has_text) {
     if (static_cast<int64_t>(query.text.size()) > limits_.max_query_bytes) {
-      return absl::InvalidArgumentError(absl::StrCat("query text is ", query.text.size(),
-                                                     " bytes; the limit is ",
-                                                     limits_.max_query_bytes));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "query text is ", query.text.size(), " bytes; the limit is ", limits_.max_query_bytes));
     }
     if (!text::IsValidUtf8(query.text)) {
       return absl::InvalidArgumentError("query text is not valid UTF-8");
@@ -397,9 +396,8 @@ absl::StatusOr<SearchMode> Collection::ResolveMode(const SearchQuery& query) con
     return embedder_ != nullptr ? SearchMode::kHybrid : SearchMode::kLexical;
   }
   if (query.mode != SearchMode::kLexical && embedder_ == nullptr) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("collection '", config_.name,
-                     "' has no embedder: text queries support lexical mode only"));
+    return absl::FailedPreconditionError(absl::StrCat(
+        "collection '", config_.name, "' has no embedder: text queries support lexical mode only"));
   }
   return query.mode;
 }
@@ -433,9 +431,8 @@ absl::StatusOr<SearchResult> Collection::Search(const SearchQuery& query) const 
 
   // A single retriever needs only top_k candidates unless hits will be dropped afterwards.
   const bool post_filters = query.max_chunks_per_document > 0 || query.min_score.has_value();
-  const int fused_depth = std::max(query.top_k, query.candidates > 0
-                                                    ? query.candidates
-                                                    : std::max(100, 2 * query.top_k));
+  const int fused_depth = std::max(
+      query.top_k, query.candidates > 0 ? query.candidates : std::max(100, 2 * query.top_k));
   const int depth = (*mode == SearchMode::kHybrid || post_filters) ? fused_depth : query.top_k;
 
   absl::ReaderMutexLock lock(&state_mutex_);

@@ -49,7 +49,7 @@ enum class SearchMode { kDefault, kDense, kLexical, kHybrid };
 enum class FusionMethod { kReciprocalRank, kWeighted };
 
 struct SearchQuery {
-  std::string text;           // exactly one of text and vector is set
+  std::string text;  // exactly one of text and vector is set
   std::vector<float> vector;
   int top_k = 10;
   std::optional<Filter> filter;
@@ -57,7 +57,7 @@ struct SearchQuery {
   FusionMethod fusion = FusionMethod::kReciprocalRank;
   int rrf_k = 60;
   float dense_weight = 0.5f;
-  int candidates = 0;  // per retriever; 0: max(100, 2 * top_k)
+  int candidates = 0;               // per retriever; 0: max(100, 2 * top_k)
   int max_chunks_per_document = 0;  // 0: no limit
   std::optional<float> min_score;
   Bm25Params bm25;
@@ -107,9 +107,11 @@ class Collection {
  public:
   // Opens the collection stored in `directory` (which holds config.json and log/) and replays
   // its log. `embedder` may be null only for collections whose embedder is kNone.
-  static absl::StatusOr<std::unique_ptr<Collection>> Open(
-      std::string directory, CollectionConfig config, std::shared_ptr<const Embedder> embedder,
-      const CollectionLimits& limits, const IngestLogOptions& log_options);
+  static absl::StatusOr<std::unique_ptr<Collection>> Open(std::string directory,
+                                                          CollectionConfig config,
+                                                          std::shared_ptr<const Embedder> embedder,
+                                                          const CollectionLimits& limits,
+                                                          const IngestLogOptions& log_options);
 
   const CollectionConfig& config() const { return config_; }
   const std::string& directory() const { return directory_; }

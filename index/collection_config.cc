@@ -110,13 +110,15 @@ absl::StatusOr<CollectionConfig> CollectionConfigFromJson(absl::string_view text
   for (const char* key : {"name", "embedder", "embedder_model", "index_spec", "metric",
                           "system_template", "user_template"}) {
     if (!json.contains(key) || !json[key].is_string()) {
-      return absl::DataLossError(absl::StrCat("collection config: '", key, "' missing or not a string"));
+      return absl::DataLossError(
+          absl::StrCat("collection config: '", key, "' missing or not a string"));
     }
   }
   for (const char* key :
        {"dimension", "chunk_target_tokens", "chunk_overlap_tokens", "create_time_unix"}) {
     if (!json.contains(key) || !json[key].is_number_integer()) {
-      return absl::DataLossError(absl::StrCat("collection config: '", key, "' missing or not an integer"));
+      return absl::DataLossError(
+          absl::StrCat("collection config: '", key, "' missing or not an integer"));
     }
   }
   config.name = json["name"].get<std::string>();

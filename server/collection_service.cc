@@ -24,7 +24,8 @@ grpc::Status CollectionServiceImpl::ListCollections(grpc::ServerContext* context
                                                     const v1::ListCollectionsRequest* request,
                                                     v1::ListCollectionsResponse* response) {
   for (const std::shared_ptr<Collection>& collection : catalog_->List()) {
-    *response->add_collections() = CollectionToProto(collection->config(), collection->Statistics());
+    *response->add_collections() =
+        CollectionToProto(collection->config(), collection->Statistics());
   }
   return grpc::Status::OK;
 }

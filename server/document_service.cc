@@ -54,8 +54,7 @@ grpc::Status DocumentServiceImpl::IngestStream(grpc::ServerContext* context,
       absl::StatusOr<std::shared_ptr<Collection>> found = catalog_->Get(request.collection());
       if (!found.ok()) return ToGrpcStatus(found.status());
       collection = *std::move(found);
-    } else if (!request.collection().empty() &&
-               request.collection() != collection->config().name) {
+    } else if (!request.collection().empty() && request.collection() != collection->config().name) {
       return grpc::Status(
           grpc::StatusCode::INVALID_ARGUMENT,
           absl::StrCat("message ", messages, " names collection '", request.collection(),
@@ -64,10 +63,10 @@ grpc::Status DocumentServiceImpl::IngestStream(grpc::ServerContext* context,
     }
     absl::StatusOr<IngestResult> result = IngestBatch(*collection, *request.mutable_documents());
     if (!result.ok()) {
-      return grpc::Status(static_cast<grpc::StatusCode>(result.status().code()),
-                          absl::StrCat("message ", messages, ": ", result.status().message(),
-                                       "; ", response->documents(),
-                                       " documents were committed before it"));
+      return grpc::Status(
+          static_cast<grpc::StatusCode>(result.status().code()),
+          absl::StrCat("message ", messages, ": ", result.status().message(), "; ",
+                       response->documents(), " documents were committed before it"));
     }
     response->set_documents(response->documents() + static_cast<int64_t>(result->ids.size()));
     response->set_chunks(response->chunks() + result->chunks);

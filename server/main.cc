@@ -1,8 +1,9 @@
 // quarry-server: the stateless gRPC retrieval service. Every flag has a QUARRY_* environment
 // equivalent (see environment_flags.h); `quarry-server --helpfull` lists them.
+#include <pthread.h>
+
 #include <csignal>
 #include <cstdio>
-#include <pthread.h>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/usage.h"

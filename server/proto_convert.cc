@@ -153,7 +153,8 @@ absl::StatusOr<Filter> FilterFromProto(const v1::Filter& filter, absl::string_vi
     }
     return absl::OkStatus();
   };
-  auto convert_children = [&](const v1::FilterList& list, absl::string_view clause) -> absl::Status {
+  auto convert_children = [&](const v1::FilterList& list,
+                              absl::string_view clause) -> absl::Status {
     for (int i = 0; i < list.filters_size(); ++i) {
       absl::StatusOr<Filter> child =
           FilterFromProto(list.filters(i), absl::StrCat(path, ".", clause, "[", i, "]"));
@@ -166,8 +167,8 @@ absl::StatusOr<Filter> FilterFromProto(const v1::Filter& filter, absl::string_vi
     case v1::Filter::kEquals: {
       out.kind = Filter::Kind::kEquals;
       out.field = filter.equals().field();
-      absl::StatusOr<MetadataValue> value = MetadataValueFromProto(
-          filter.equals().value(), absl::StrCat(path, ".equals.value"));
+      absl::StatusOr<MetadataValue> value =
+          MetadataValueFromProto(filter.equals().value(), absl::StrCat(path, ".equals.value"));
       if (!value.ok()) return value.status();
       out.values.push_back(*std::move(value));
       return out;

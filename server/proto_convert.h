@@ -4,8 +4,8 @@
 #ifndef QUARRY_SERVER_PROTO_CONVERT_H_
 #define QUARRY_SERVER_PROTO_CONVERT_H_
 
-#include "absl/strings/string_view.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "index/collection.h"
 #include "index/collection_config.h"
 #include "index/document.h"

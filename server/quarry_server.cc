@@ -41,9 +41,8 @@ absl::StatusOr<std::unique_ptr<QuarryServer>> QuarryServer::Start(const ServerOp
   if (server->server_ == nullptr || server->port_ == 0) {
     return absl::UnavailableError(absl::StrCat("cannot listen on ", options.address));
   }
-  server->refresher_ = std::thread([raw = server.get(), interval = options.refresh_interval] {
-    raw->RefreshLoop(interval);
-  });
+  server->refresher_ = std::thread(
+      [raw = server.get(), interval = options.refresh_interval] { raw->RefreshLoop(interval); });
   return server;
 }
 

@@ -4,11 +4,11 @@
 #ifndef QUARRY_SERVER_QUARRY_SERVER_H_
 #define QUARRY_SERVER_QUARRY_SERVER_H_
 
+#include <grpcpp/grpcpp.h>
+
 #include <memory>
 #include <string>
 #include <thread>
-
-#include <grpcpp/grpcpp.h>
 
 #include "absl/status/statusor.h"
 #include "absl/synchronization/notification.h"

@@ -5,11 +5,11 @@
 #define QUARRY_INDEX_STORE_FILESYSTEM_H_
 
 #include <string>
-#include "absl/strings/string_view.h"
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 
 namespace quarry {
 
