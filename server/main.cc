@@ -8,7 +8,7 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/usage.h"
 #include "absl/time/clock.h"
-#include "server/environment_flags.h"
+#include "index/environment_flags.h"
 #include "server/quarry_server.h"
 #include "spdlog/sinks/stdout_sinks.h"
 #include "spdlog/spdlog.h"

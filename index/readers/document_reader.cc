@@ -7,11 +7,10 @@
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <string_view>
 #include <system_error>
 #include <utility>
-
-#include <nlohmann/json.hpp>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -78,8 +77,8 @@ std::string DescribeJsonError(absl::string_view line) {
   Json::sax_parse(line.begin(), line.end(), &capture);
   std::string message = capture.message();
   if (message.empty()) return "invalid JSON";
-  if (size_t end = message.find("] "); absl::StartsWith(message, "[json.") &&
-                                       end != std::string::npos) {
+  if (size_t end = message.find("] ");
+      absl::StartsWith(message, "[json.") && end != std::string::npos) {
     message.erase(0, end + 2);
   }
   return absl::StrReplaceAll(message, {{"at line 1, column", "at column"}});
@@ -228,7 +227,8 @@ std::string FirstMarkdownHeading(absl::string_view text) {
       const size_t hashes = heading.find_last_not_of('#');
       if (hashes == absl::string_view::npos) {
         heading = {};
-      } else if (hashes + 1 < heading.size() && (heading[hashes] == ' ' || heading[hashes] == '\t')) {
+      } else if (hashes + 1 < heading.size() &&
+                 (heading[hashes] == ' ' || heading[hashes] == '\t')) {
         heading = absl::StripAsciiWhitespace(heading.substr(0, hashes));
       }
       if (!heading.empty()) return std::string(heading);
@@ -300,8 +300,8 @@ absl::Status WalkFolder(const fs::path& folder, const fs::path& relative,
         std::error_code size_error;
         const fs::path corpus = entry.path() / kBeirCorpusFile;
         const uint64_t size = fs::file_size(corpus, size_error);
-        found->push_back({corpus, (entry_relative / kBeirCorpusFile).generic_string(),
-                          size_error ? 0 : size});
+        found->push_back(
+            {corpus, (entry_relative / kBeirCorpusFile).generic_string(), size_error ? 0 : size});
         continue;
       }
       if (absl::Status status = WalkFolder(entry.path(), entry_relative, found); !status.ok()) {
@@ -324,8 +324,9 @@ absl::StatusOr<std::unique_ptr<DocumentReader>> DocumentReader::Open(const std::
   const fs::path root(path);
   const fs::file_status status = fs::status(root, error);
   if (error || !fs::exists(status)) {
-    return StatusFromErrorCode(error ? error : std::make_error_code(std::errc::no_such_file_or_directory),
-                               "cannot open", path);
+    return StatusFromErrorCode(
+        error ? error : std::make_error_code(std::errc::no_such_file_or_directory), "cannot open",
+        path);
   }
 
   std::vector<InputFile> inputs;
@@ -340,9 +341,10 @@ absl::StatusOr<std::unique_ptr<DocumentReader>> DocumentReader::Open(const std::
 
   if (fs::is_regular_file(status)) {
     if (!MatchExtension(root).supported) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          path, ": unsupported file type (expected .jsonl, .ndjson, .txt, .text, .md or "
-                ".markdown)"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(path,
+                       ": unsupported file type (expected .jsonl, .ndjson, .txt, .text, .md or "
+                       ".markdown)"));
     }
     const uint64_t size = fs::file_size(root, error);
     add(root, root.filename().string(), error ? 0 : size);
@@ -358,9 +360,8 @@ absl::StatusOr<std::unique_ptr<DocumentReader>> DocumentReader::Open(const std::
         return absl::InvalidArgumentError(absl::StrCat(
             path, ": no .jsonl, .ndjson, .txt, .text, .md or .markdown files in this folder"));
       }
-      std::sort(found.begin(), found.end(), [](const FoundFile& a, const FoundFile& b) {
-        return a.relative < b.relative;
-      });
+      std::sort(found.begin(), found.end(),
+                [](const FoundFile& a, const FoundFile& b) { return a.relative < b.relative; });
       for (FoundFile& file : found) add(file.path, std::move(file.relative), file.size);
     }
   } else {
@@ -433,6 +434,9 @@ absl::StatusOr<bool> DocumentReader::NextFromJsonl(Document* out) {
     bytes_read_ += static_cast<uint64_t>(length);
     absl::string_view line(line_buffer_, static_cast<size_t>(length));
     if (line_number_ == 1) line = StripBom(line);
+    // Without its terminator, so that parse errors say "at column N" of this line.
+    if (absl::EndsWith(line, "\n")) line.remove_suffix(1);
+    if (absl::EndsWith(line, "\r")) line.remove_suffix(1);
     if (IsBlank(line)) continue;
     if (absl::Status status = ParseJsonlDocument(line, out); !status.ok()) {
       return absl::Status(status.code(),

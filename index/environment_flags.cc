@@ -1,4 +1,4 @@
-#include "server/environment_flags.h"
+#include "index/environment_flags.h"
 
 #include <cstdio>
 #include <cstdlib>

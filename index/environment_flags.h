@@ -2,8 +2,8 @@
 // QUARRY_<NAME in upper case> (e.g. --data_dir and QUARRY_DATA_DIR). The command line wins
 // over the environment, which wins over the default. Shared by quarry-server, quarry-indexer
 // and the quarry CLI so the rule is the same everywhere.
-#ifndef QUARRY_SERVER_ENVIRONMENT_FLAGS_H_
-#define QUARRY_SERVER_ENVIRONMENT_FLAGS_H_
+#ifndef QUARRY_INDEX_ENVIRONMENT_FLAGS_H_
+#define QUARRY_INDEX_ENVIRONMENT_FLAGS_H_
 
 #include <string>
 #include <vector>
@@ -26,4 +26,4 @@ std::vector<char*> ParseFlagsWithEnvironment(int argc, char** argv);
 
 }  // namespace quarry
 
-#endif  // QUARRY_SERVER_ENVIRONMENT_FLAGS_H_
+#endif  // QUARRY_INDEX_ENVIRONMENT_FLAGS_H_
