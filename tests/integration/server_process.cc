@@ -1,0 +1,274 @@
+#include "tests/integration/server_process.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <exception>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+
+extern char** environ;
+
+namespace quarry::testing {
+namespace {
+
+constexpr std::string_view kListeningPrefix = "quarry-server listening on ";
+
+std::string ErrnoMessage(std::string_view what) {
+  return std::string(what) + ": " + std::strerror(errno);
+}
+
+std::string ReadFileOrEmpty(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream out;
+  out << in.rdbuf();
+  return out.str();
+}
+
+int FailureCounter(int add) {
+  static int failures = 0;
+  failures += add;
+  return failures;
+}
+
+}  // namespace
+
+int FailureCount() { return FailureCounter(0); }
+void RecordFailure() { FailureCounter(1); }
+
+// --- TempDir -------------------------------------------------------------------------------
+
+TempDir::TempDir(std::string_view prefix) {
+  const char* tmp = std::getenv("TMPDIR");
+  std::string base = (tmp != nullptr && *tmp != '\0') ? tmp : "/tmp";
+  std::string pattern = base + "/" + std::string(prefix) + "-XXXXXX";
+  std::vector<char> buffer(pattern.begin(), pattern.end());
+  buffer.push_back('\0');
+  if (::mkdtemp(buffer.data()) == nullptr) throw std::runtime_error(ErrnoMessage("mkdtemp"));
+  path_ = buffer.data();
+}
+
+TempDir::~TempDir() {
+  std::error_code error;
+  std::filesystem::remove_all(path_, error);
+}
+
+std::string TempDir::Join(std::string_view name) const { return path_ + "/" + std::string(name); }
+
+// --- ServerProcess -------------------------------------------------------------------------
+
+ServerProcess::ServerProcess(ServerConfig config) : config_(std::move(config)) { Launch(); }
+
+ServerProcess::~ServerProcess() {
+  if (running()) Kill();
+}
+
+void ServerProcess::Launch() {
+  std::vector<std::string> args = {QUARRY_SERVER_BINARY, "--address=127.0.0.1:0",
+                                   "--data_dir=" + config_.data_dir};
+  args.insert(args.end(), config_.flags.begin(), config_.flags.end());
+  std::vector<char*> argv;
+  for (std::string& arg : args) argv.push_back(arg.data());
+  argv.push_back(nullptr);
+
+  // The server reads QUARRY_* variables as flag defaults: keep the caller's out of the test.
+  std::vector<char*> envp;
+  for (char** variable = environ; *variable != nullptr; ++variable) {
+    if (std::strncmp(*variable, "QUARRY_", 7) != 0) envp.push_back(*variable);
+  }
+  envp.push_back(nullptr);
+
+  int pipe_fds[2];
+  if (::pipe2(pipe_fds, O_CLOEXEC) != 0) throw std::runtime_error(ErrnoMessage("pipe2"));
+
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_adddup2(&actions, pipe_fds[1], STDOUT_FILENO);
+  posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, config_.log_path.c_str(),
+                                   O_WRONLY | O_CREAT | O_APPEND, 0644);
+
+  // The child starts with no blocked signals and default dispositions for the ones we use,
+  // whatever this (multi-threaded, gRPC-using) process has set up.
+  posix_spawnattr_t attributes;
+  posix_spawnattr_init(&attributes);
+  sigset_t empty;
+  sigemptyset(&empty);
+  sigset_t defaults;
+  sigemptyset(&defaults);
+  for (int signal_number : {SIGTERM, SIGINT, SIGPIPE, SIGHUP}) sigaddset(&defaults, signal_number);
+  posix_spawnattr_setsigmask(&attributes, &empty);
+  posix_spawnattr_setsigdefault(&attributes, &defaults);
+  posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+
+  pid_t pid = -1;
+  const int spawn_error =
+      ::posix_spawn(&pid, argv[0], &actions, &attributes, argv.data(), envp.data());
+  posix_spawn_file_actions_destroy(&actions);
+  posix_spawnattr_destroy(&attributes);
+  ::close(pipe_fds[1]);
+  if (spawn_error != 0) {
+    ::close(pipe_fds[0]);
+    throw std::runtime_error(std::string("posix_spawn ") + argv[0] + ": " +
+                             std::strerror(spawn_error));
+  }
+  pid_ = pid;
+  stdout_fd_ = pipe_fds[0];
+
+  // Read stdout until the listening line, EOF (the server died) or the deadline.
+  const auto deadline = std::chrono::steady_clock::now() + config_.startup_timeout;
+  std::string output;
+  std::string failure;
+  while (true) {
+    if (const size_t newline = output.find('\n'); newline != std::string::npos) {
+      const std::string line = output.substr(0, newline);
+      output.erase(0, newline + 1);
+      if (line.rfind(kListeningPrefix, 0) == 0) {
+        address_ = line.substr(kListeningPrefix.size());
+        break;
+      }
+      continue;  // Not ours; keep reading.
+    }
+    const auto remaining = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (remaining.count() <= 0) {
+      failure = "no listening line within " + std::to_string(config_.startup_timeout.count()) +
+                " ms";
+      break;
+    }
+    pollfd descriptor{stdout_fd_, POLLIN, 0};
+    const int ready = ::poll(&descriptor, 1, static_cast<int>(remaining.count()));
+    if (ready < 0) {
+      if (errno == EINTR) continue;
+      failure = ErrnoMessage("poll");
+      break;
+    }
+    if (ready == 0) continue;  // The deadline check above ends the loop.
+    char buffer[4096];
+    const ssize_t got = ::read(stdout_fd_, buffer, sizeof buffer);
+    if (got < 0) {
+      if (errno == EINTR) continue;
+      failure = ErrnoMessage("read");
+      break;
+    }
+    if (got == 0) {
+      failure = "the server closed stdout (exited?) before printing its listening line";
+      break;
+    }
+    output.append(buffer, static_cast<size_t>(got));
+  }
+
+  if (!failure.empty()) {
+    const int status = running() ? Stop(SIGKILL) : -1;
+    throw std::runtime_error("quarry-server did not start: " + failure + " (exit status " +
+                             std::to_string(status) + ")\n--- server log (" + config_.log_path +
+                             ") ---\n" + Log());
+  }
+
+  grpc::ChannelArguments arguments;
+  arguments.SetMaxReceiveMessageSize(-1);
+  arguments.SetMaxSendMessageSize(-1);
+  // A fresh subchannel per start: never reuse a connection to a previous incarnation.
+  arguments.SetInt("grpc.use_local_subchannel_pool", 1);
+  channel_ = grpc::CreateCustomChannel(address_, grpc::InsecureChannelCredentials(), arguments);
+}
+
+int ServerProcess::Reap(std::chrono::milliseconds timeout) {
+  // Poll waitpid under a deadline: the condition is "the process has exited".
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  int status = 0;
+  while (true) {
+    const pid_t done = ::waitpid(pid_, &status, WNOHANG);
+    if (done == pid_) break;
+    if (done < 0 && errno != EINTR) {
+      pid_ = -1;
+      throw std::runtime_error(ErrnoMessage("waitpid"));
+    }
+    if (std::chrono::steady_clock::now() >= deadline) return -1;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  pid_ = -1;
+  if (stdout_fd_ >= 0) {
+    ::close(stdout_fd_);
+    stdout_fd_ = -1;
+  }
+  channel_.reset();
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+  return -1;
+}
+
+int ServerProcess::Stop(int signal_number) {
+  if (!running()) throw std::logic_error("ServerProcess::Stop: not running");
+  ::kill(pid_, signal_number);
+  const int status = Reap(config_.shutdown_timeout);
+  if (status == -1 && running()) {
+    ::kill(pid_, SIGKILL);
+    Reap(std::chrono::seconds(60));
+    return -1;
+  }
+  return status;
+}
+
+void ServerProcess::Kill() {
+  if (!running()) return;
+  ::kill(pid_, SIGKILL);
+  Reap(std::chrono::seconds(60));
+}
+
+void ServerProcess::Restart() {
+  if (running()) {
+    const int status = Stop();
+    if (status != 0) {
+      throw std::runtime_error("ServerProcess::Restart: server exited with status " +
+                               std::to_string(status));
+    }
+  }
+  Launch();
+}
+
+std::string ServerProcess::Log() const { return ReadFileOrEmpty(config_.log_path); }
+
+std::unique_ptr<quarry::v1::CollectionService::Stub> ServerProcess::collections() const {
+  return quarry::v1::CollectionService::NewStub(channel_);
+}
+std::unique_ptr<quarry::v1::DocumentService::Stub> ServerProcess::documents() const {
+  return quarry::v1::DocumentService::NewStub(channel_);
+}
+std::unique_ptr<quarry::v1::SearchService::Stub> ServerProcess::search() const {
+  return quarry::v1::SearchService::NewStub(channel_);
+}
+std::unique_ptr<grpc::health::v1::Health::Stub> ServerProcess::health() const {
+  return grpc::health::v1::Health::NewStub(channel_);
+}
+
+// --- TestServer ----------------------------------------------------------------------------
+
+TestServer::TestServer(std::vector<std::string> flags)
+    : root_("quarry-it"), data_dir_(root_.Join("data")), failures_at_start_(FailureCount()) {
+  ServerConfig config;
+  config.data_dir = data_dir_;
+  config.log_path = root_.Join("server.log");
+  config.flags = std::move(flags);
+  process_ = std::make_unique<ServerProcess>(std::move(config));
+}
+
+TestServer::~TestServer() {
+  if (FailureCount() != failures_at_start_ || std::uncaught_exceptions() > 0) {
+    std::cerr << "--- quarry-server log (" << process_->config().log_path << ") ---\n"
+              << process_->Log() << "--- end of quarry-server log ---\n";
+  }
+  process_.reset();
+}
+
+}  // namespace quarry::testing
