@@ -54,9 +54,11 @@ struct SearchQuery {
   int top_k = 10;
   std::optional<Filter> filter;
   SearchMode mode = SearchMode::kDefault;
-  FusionMethod fusion = FusionMethod::kReciprocalRank;
+  // Weighted fusion by default: the built-in embedder is much weaker than BM25, and RRF gives
+  // a weak retriever an equal vote.
+  FusionMethod fusion = FusionMethod::kWeighted;
   int rrf_k = 60;
-  float dense_weight = 0.5f;
+  float dense_weight = 0.3f;
   int candidates = 0;               // per retriever; 0: max(100, 2 * top_k)
   int max_chunks_per_document = 0;  // 0: no limit
   std::optional<float> min_score;

@@ -6,9 +6,11 @@
 #include <cstdio>
 
 #include "absl/flags/flag.h"
+#include "absl/flags/marshalling.h"
 #include "absl/flags/usage.h"
 #include "absl/time/clock.h"
 #include "index/environment_flags.h"
+#include "index/shutdown_signal.h"
 #include "server/quarry_server.h"
 #include "spdlog/sinks/stdout_sinks.h"
 #include "spdlog/spdlog.h"
@@ -30,6 +32,16 @@ ABSL_FLAG(bool, fsync, true,
 ABSL_FLAG(int, shutdown_grace_seconds, 10,
           "On SIGTERM/SIGINT, how long in-flight calls may take before they are cancelled");
 ABSL_FLAG(std::string, log_level, "info", "Log level: trace, debug, info, warn, error");
+ABSL_FLAG(std::string, llm_base_url, "",
+          "OpenAI-compatible API base, e.g. http://127.0.0.1:8000/v1 (empty: no LLM; Generate "
+          "answers extractively)");
+ABSL_FLAG(std::string, llm_api_key, "", "Bearer token for the LLM endpoint (prefer the env var)");
+ABSL_FLAG(std::string, llm_model, "", "Model used when a Generate request names none");
+ABSL_FLAG(std::vector<std::string>, llm_allowed_models, {},
+          "Other models a Generate request may name (comma-separated; * allows any)");
+ABSL_FLAG(int, llm_timeout_seconds, 120, "Upper bound on one LLM call");
+ABSL_FLAG(int, generate_context_tokens, 3000,
+          "Default token budget for the sources packed into a Generate prompt");
 
 namespace {
 
@@ -44,6 +56,13 @@ quarry::server::ServerOptions OptionsFromFlags() {
   options.limits.max_top_k = absl::GetFlag(FLAGS_max_top_k);
   options.log.sync = absl::GetFlag(FLAGS_fsync);
   options.refresh_interval = absl::Milliseconds(absl::GetFlag(FLAGS_refresh_interval_ms));
+  options.generation.llm.base_url = absl::GetFlag(FLAGS_llm_base_url);
+  options.generation.llm.api_key = absl::GetFlag(FLAGS_llm_api_key);
+  options.generation.llm.model = absl::GetFlag(FLAGS_llm_model);
+  options.generation.llm.request_timeout = absl::Seconds(absl::GetFlag(FLAGS_llm_timeout_seconds));
+  options.generation.allowed_models = absl::GetFlag(FLAGS_llm_allowed_models);
+  options.generation.default_context_tokens = absl::GetFlag(FLAGS_generate_context_tokens);
+  options.generation.max_question_bytes = options.limits.max_query_bytes;
   return options;
 }
 
@@ -59,14 +78,7 @@ int main(int argc, char** argv) {
   logger->set_level(spdlog::level::from_str(absl::GetFlag(FLAGS_log_level)));
   spdlog::set_default_logger(logger);
 
-  // Block the shutdown signals in every thread (threads inherit the mask) and wait for them
-  // on one thread, so the handler can call into gRPC safely.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-
+  quarry::ShutdownSignal shutdown_signal;
   const quarry::server::ServerOptions options = OptionsFromFlags();
   absl::StatusOr<std::unique_ptr<quarry::server::QuarryServer>> server =
       quarry::server::QuarryServer::Start(options);
@@ -81,8 +93,7 @@ int main(int argc, char** argv) {
   std::fflush(stdout);
 
   std::thread signal_waiter([&] {
-    int signal_number = 0;
-    sigwait(&signals, &signal_number);
+    const int signal_number = shutdown_signal.Wait();
     spdlog::info("msg=\"shutting down\" signal={}", signal_number);
     (*server)->Shutdown(absl::Now() + absl::Seconds(absl::GetFlag(FLAGS_shutdown_grace_seconds)));
   });

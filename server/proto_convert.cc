@@ -241,6 +241,7 @@ absl::Status ApplyRetrievalOptions(const v1::RetrievalOptions& options, SearchQu
   const v1::HybridOptions& hybrid = options.hybrid();
   switch (hybrid.fusion()) {
     case v1::FUSION_METHOD_UNSPECIFIED:
+      break;  // the core's default
     case v1::FUSION_METHOD_RRF:
       query.fusion = FusionMethod::kReciprocalRank;
       break;

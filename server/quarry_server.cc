@@ -27,6 +27,8 @@ absl::StatusOr<std::unique_ptr<QuarryServer>> QuarryServer::Start(const ServerOp
   server->document_service_ =
       std::make_unique<DocumentServiceImpl>(server->catalog_.get(), options.max_batch_documents);
   server->search_service_ = std::make_unique<SearchServiceImpl>(server->catalog_.get());
+  server->generation_service_ =
+      std::make_unique<GenerationServiceImpl>(server->catalog_.get(), options.generation);
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -37,6 +39,7 @@ absl::StatusOr<std::unique_ptr<QuarryServer>> QuarryServer::Start(const ServerOp
   builder.RegisterService(server->collection_service_.get());
   builder.RegisterService(server->document_service_.get());
   builder.RegisterService(server->search_service_.get());
+  builder.RegisterService(server->generation_service_.get());
   server->server_ = builder.BuildAndStart();
   if (server->server_ == nullptr || server->port_ == 0) {
     return absl::UnavailableError(absl::StrCat("cannot listen on ", options.address));

@@ -16,6 +16,7 @@
 #include "index/catalog.h"
 #include "server/collection_service.h"
 #include "server/document_service.h"
+#include "server/generation_service.h"
 #include "server/search_service.h"
 
 namespace quarry::server {
@@ -29,6 +30,7 @@ struct ServerOptions {
   IngestLogOptions log;
   // How often the catalog picks up other processes' writes and collections.
   absl::Duration refresh_interval = absl::Milliseconds(200);
+  GenerationServiceOptions generation;
 };
 
 class QuarryServer {
@@ -52,6 +54,7 @@ class QuarryServer {
   std::unique_ptr<CollectionServiceImpl> collection_service_;
   std::unique_ptr<DocumentServiceImpl> document_service_;
   std::unique_ptr<SearchServiceImpl> search_service_;
+  std::unique_ptr<GenerationServiceImpl> generation_service_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
   absl::Notification stopping_;
