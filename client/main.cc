@@ -100,6 +100,7 @@ Usage:
   quarry search TEXT --collection C [--k N] [--mode dense|lexical|hybrid] [--filter EXPR]...
   quarry search --vector_file F --collection C [--k N] [--filter EXPR]...
   quarry get --collection C ID
+  quarry health                      exit 0 if the server reports SERVING
   quarry delete --collection C ID...
   quarry ask QUESTION --collection C [--k N] [--model M] [--extractive]
                       [--mode dense|lexical|hybrid] [--filter EXPR]...
@@ -712,6 +713,15 @@ int Search(const Context& context, const std::vector<std::string>& args) {
 // ---------------------------------------------------------------------------------------------
 // get, delete
 
+// Exit 0 when the server reports SERVING, 1 otherwise: the container health probe.
+int Health(const Context& context, const std::vector<std::string>& args) {
+  if (!args.empty()) return UsageError("health takes no arguments");
+  absl::StatusOr<bool> healthy = context.client->Healthy(context.call);
+  if (!healthy.ok()) return Fail(healthy.status());
+  absl::PrintF("%s\n", *healthy ? "SERVING" : "NOT_SERVING");
+  return *healthy ? 0 : 1;
+}
+
 int Get(const Context& context, const std::vector<std::string>& args) {
   absl::StatusOr<std::string> collection = RequiredCollection();
   if (!collection.ok()) return UsageError(collection.status().message());
@@ -829,6 +839,7 @@ const std::vector<Command>& Commands() {
       {"ingest", {"collection", "batch", "batch_bytes", "stream"}, Ingest},
       {"search", {"collection", "k", "mode", "filter", "vector_file"}, Search},
       {"get", {"collection"}, Get},
+      {"health", {}, Health},
       {"delete", {"collection"}, Delete},
       {"ask", {"collection", "k", "mode", "filter", "model", "extractive"}, Ask},
   };

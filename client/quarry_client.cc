@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "grpc/health/v1/health.grpc.pb.h"
 
 namespace quarry::client {
 
@@ -124,6 +125,18 @@ absl::StatusOr<v1::Document> QuarryClient::GetDocument(const v1::GetDocumentRequ
   return Unary<v1::Document>(call, [&](grpc::ClientContext* context, v1::Document* response) {
     return documents_->GetDocument(context, request, response);
   });
+}
+
+absl::StatusOr<bool> QuarryClient::Healthy(const CallOptions& call) {
+  std::unique_ptr<grpc::health::v1::Health::Stub> health =
+      grpc::health::v1::Health::NewStub(channel_);
+  absl::StatusOr<grpc::health::v1::HealthCheckResponse> response =
+      Unary<grpc::health::v1::HealthCheckResponse>(
+          call, [&](grpc::ClientContext* context, grpc::health::v1::HealthCheckResponse* out) {
+            return health->Check(context, grpc::health::v1::HealthCheckRequest(), out);
+          });
+  if (!response.ok()) return response.status();
+  return response->status() == grpc::health::v1::HealthCheckResponse::SERVING;
 }
 
 absl::StatusOr<v1::IngestStreamResponse> QuarryClient::IngestStream(const BatchSource& next_batch,

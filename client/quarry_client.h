@@ -83,6 +83,9 @@ class QuarryClient {
                                                     const CallOptions& call = {});
   absl::StatusOr<quarry::v1::DeleteDocumentsResponse> DeleteDocuments(
       const quarry::v1::DeleteDocumentsRequest& request, const CallOptions& call = {});
+  // The standard gRPC health check of the whole server: true when it reports SERVING.
+  absl::StatusOr<bool> Healthy(const CallOptions& call = {});
+
   absl::StatusOr<quarry::v1::Document> GetDocument(const quarry::v1::GetDocumentRequest& request,
                                                    const CallOptions& call = {});
 
