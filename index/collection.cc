@@ -12,6 +12,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/clock.h"
 #include "index/search/fusion.h"
+#include "index/text/chunk_text.h"
 #include "index/text/chunker.h"
 #include "index/text/tokenizer.h"
 #include "index/text/utf8.h"
@@ -41,13 +42,6 @@ bool HasControlCharacter(absl::string_view text) {
 std::string GenerateDocumentId(absl::BitGen& random) {
   return absl::StrFormat("%016x%016x", absl::Uniform<uint64_t>(random),
                          absl::Uniform<uint64_t>(random));
-}
-
-// The text a chunk is embedded and lexically indexed as: the title gives every chunk of a
-// document the document's topic.
-std::string ChunkTextWithTitle(absl::string_view title, absl::string_view chunk_text) {
-  if (title.empty()) return std::string(chunk_text);
-  return absl::StrCat(title, "\n\n", chunk_text);
 }
 
 }  // namespace
@@ -191,7 +185,7 @@ absl::StatusOr<IngestResult> Collection::Ingest(std::vector<Document> documents)
     } else {
       for (const text::ChunkSpan& span : text::ChunkText(stored.text, config_.chunking)) {
         embed_targets.emplace_back(record.documents.size(), stored.chunks.size());
-        texts_to_embed.push_back(ChunkTextWithTitle(
+        texts_to_embed.push_back(text::ChunkTextWithTitle(
             stored.title,
             absl::string_view(stored.text).substr(span.start, span.end - span.start)));
         stored.chunks.push_back(StoredChunk{span.start, span.end, {}});
@@ -326,7 +320,7 @@ void Collection::RemoveDocumentLocked(const std::string& id) {
 
 std::vector<std::string> Collection::LexicalTerms(const DocumentEntry& document,
                                                   const ChunkEntry& chunk) const {
-  return analyzer_.Terms(ChunkTextWithTitle(
+  return analyzer_.Terms(text::ChunkTextWithTitle(
       document.title,
       absl::string_view(document.text).substr(chunk.start, chunk.end - chunk.start)));
 }

@@ -1,15 +1,21 @@
 #include "index/search/bm25_index.h"
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
 #include "index/search/label_set.h"
@@ -28,7 +34,235 @@ uint32_t ClampToUint32(size_t n) {
   return static_cast<uint32_t>(std::min<size_t>(n, std::numeric_limits<uint32_t>::max()));
 }
 
+// Serialized format v1 (little-endian; varint is LEB128):
+//   u32 magic "QB25", u32 version = 1
+//   varint label count L, then L x varint chunk length (terms in the chunk)
+//   ceil(L / 64) x u64 live bitmap words (bit i % 64 of word i / 64: label i is live)
+//   varint term count, then the terms in increasing byte order, each:
+//     varint length, bytes, varint posting count P >= 1,
+//     P x (varint label gap, varint term frequency >= 1); the first gap is the label itself,
+//     later ones are label - previous label - 1 (labels strictly increase)
+// Only live labels have postings, and a live chunk's term frequencies add up to its length:
+// the decoder checks both, so most corruption a checksum might miss still fails loudly.
+static_assert(std::endian::native == std::endian::little,
+              "bm25_index.cc writes its words in host order");
+constexpr uint32_t kMagic = 0x35324251;  // "QB25"
+constexpr uint32_t kVersion = 1;
+// The fewest bytes a serialized term takes (empty text, one posting of two one-byte varints).
+constexpr uint64_t kMinTermBytes = 4;
+constexpr uint64_t kMinPostingBytes = 2;
+
+void PutVarint(uint64_t value, std::string* out) {
+  while (value >= 0x80) {
+    out->push_back(static_cast<char>((value & 0x7f) | 0x80));
+    value >>= 7;
+  }
+  out->push_back(static_cast<char>(value));
+}
+
+template <typename T>
+void PutFixed(T value, std::string* out) {
+  char bytes[sizeof(T)];
+  std::memcpy(bytes, &value, sizeof(T));
+  out->append(bytes, sizeof(T));
+}
+
+// Reads serialized bytes front to back; every read checks what is left first.
+class Reader {
+ public:
+  explicit Reader(absl::string_view bytes) : bytes_(bytes) {}
+
+  size_t remaining() const { return bytes_.size() - pos_; }
+
+  absl::Status Error(absl::string_view what) const {
+    return absl::DataLossError(
+        absl::StrCat("lexical index: ", what, " at byte ", pos_, " of ", bytes_.size()));
+  }
+
+  template <typename T>
+  absl::Status Fixed(absl::string_view field, T* out) {
+    if (remaining() < sizeof(T)) return Error(absl::StrCat("truncated ", field));
+    std::memcpy(out, bytes_.data() + pos_, sizeof(T));
+    pos_ += sizeof(T);
+    return absl::OkStatus();
+  }
+
+  absl::Status Varint(absl::string_view field, uint64_t* out) {
+    uint64_t value = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+      if (remaining() < 1) return Error(absl::StrCat("truncated ", field));
+      const uint8_t byte = static_cast<uint8_t>(bytes_[pos_++]);
+      if (shift == 63 && byte > 1) return Error(absl::StrCat("overlong ", field));
+      value |= static_cast<uint64_t>(byte & 0x7f) << shift;
+      if ((byte & 0x80) == 0) {
+        *out = value;
+        return absl::OkStatus();
+      }
+    }
+    return Error(absl::StrCat("overlong ", field));
+  }
+
+  // A count of items of at least `min_bytes` each, so a corrupt count cannot make the
+  // decoder reserve more than the input could hold.
+  absl::Status Count(absl::string_view field, uint64_t min_bytes, uint64_t* out) {
+    if (absl::Status s = Varint(field, out); !s.ok()) return s;
+    if (*out > remaining() / min_bytes) {
+      return Error(absl::StrCat(field, " ", *out, " exceeds the remaining bytes"));
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status Bytes(absl::string_view field, uint64_t length, absl::string_view* out) {
+    if (length > remaining()) return Error(absl::StrCat("truncated ", field));
+    *out = bytes_.substr(pos_, length);
+    pos_ += length;
+    return absl::OkStatus();
+  }
+
+ private:
+  absl::string_view bytes_;
+  size_t pos_ = 0;
+};
+
 }  // namespace
+
+int64_t Bm25Index::document_frequency(absl::string_view term) const {
+  const auto it = terms_.find(term);
+  return it == terms_.end() ? 0 : it->second.live_document_frequency;
+}
+
+std::string Bm25Index::Serialize() const {
+  std::string out;
+  PutFixed(kMagic, &out);
+  PutFixed(kVersion, &out);
+  PutVarint(chunk_lengths_.size(), &out);
+  for (const uint32_t length : chunk_lengths_) PutVarint(length, &out);
+  const size_t labels = chunk_lengths_.size();
+  for (size_t word = 0; word < (labels + 63) / 64; ++word) {
+    uint64_t bits = 0;
+    for (size_t bit = 0; bit < 64 && word * 64 + bit < labels; ++bit) {
+      if (live_.Contains(static_cast<int64_t>(word * 64 + bit))) bits |= uint64_t{1} << bit;
+    }
+    PutFixed(bits, &out);
+  }
+
+  // Terms with live postings, in byte order, with their live posting counts.
+  struct LiveTerm {
+    absl::string_view text;
+    const Term* term;
+    uint64_t postings;
+  };
+  std::vector<LiveTerm> live_terms;
+  live_terms.reserve(terms_.size());
+  for (const auto& [text, term] : terms_) {
+    uint64_t postings = 0;
+    for (const Posting& posting : term.postings) postings += live_.Contains(posting.label);
+    if (postings > 0) live_terms.push_back({text, &term, postings});
+  }
+  std::sort(live_terms.begin(), live_terms.end(),
+            [](const LiveTerm& a, const LiveTerm& b) { return a.text < b.text; });
+  PutVarint(live_terms.size(), &out);
+  for (const auto& [text, term, postings] : live_terms) {
+    PutVarint(text.size(), &out);
+    out.append(text.data(), text.size());
+    PutVarint(postings, &out);
+    int64_t next = 0;  // the smallest label the next posting may have
+    for (const Posting& posting : term->postings) {
+      if (!live_.Contains(posting.label)) continue;
+      PutVarint(static_cast<uint64_t>(posting.label - next), &out);
+      PutVarint(posting.term_frequency, &out);
+      next = posting.label + 1;
+    }
+  }
+  return out;
+}
+
+absl::StatusOr<Bm25Index> Bm25Index::Deserialize(absl::string_view bytes) {
+  Reader in(bytes);
+  uint32_t magic = 0;
+  uint32_t version = 0;
+  if (absl::Status s = in.Fixed("magic", &magic); !s.ok()) return s;
+  if (magic != kMagic) return in.Error("bad magic (not a lexical index)");
+  if (absl::Status s = in.Fixed("version", &version); !s.ok()) return s;
+  if (version != kVersion) return in.Error(absl::StrCat("unknown version ", version));
+
+  Bm25Index index;
+  uint64_t labels = 0;
+  if (absl::Status s = in.Count("label count", 1, &labels); !s.ok()) return s;
+  index.chunk_lengths_.resize(labels);
+  for (uint64_t label = 0; label < labels; ++label) {
+    uint64_t length = 0;
+    if (absl::Status s = in.Varint("chunk length", &length); !s.ok()) return s;
+    if (length > std::numeric_limits<uint32_t>::max()) return in.Error("chunk length overflow");
+    index.chunk_lengths_[label] = static_cast<uint32_t>(length);
+  }
+  const uint64_t words = (labels + 63) / 64;
+  if (words > in.remaining() / sizeof(uint64_t)) return in.Error("truncated live bitmap");
+  for (uint64_t word = 0; word < words; ++word) {
+    uint64_t bits = 0;
+    if (absl::Status s = in.Fixed("live bitmap", &bits); !s.ok()) return s;
+    if (word == words - 1 && labels % 64 != 0 && (bits >> (labels % 64)) != 0) {
+      return in.Error("live bitmap marks labels past the label count");
+    }
+    for (; bits != 0; bits &= bits - 1) {
+      const int64_t label = static_cast<int64_t>(word * 64) + std::countr_zero(bits);
+      index.live_.Insert(label);
+      ++index.live_chunks_;
+      index.live_total_length_ += index.chunk_lengths_[static_cast<size_t>(label)];
+    }
+  }
+
+  uint64_t term_count = 0;
+  if (absl::Status s = in.Count("term count", kMinTermBytes, &term_count); !s.ok()) return s;
+  index.terms_.reserve(term_count);
+  // Per live label, the term frequencies seen so far: they must add up to its length.
+  std::vector<uint64_t> frequency_sums(labels, 0);
+  absl::string_view previous;
+  for (uint64_t t = 0; t < term_count; ++t) {
+    uint64_t length = 0;
+    absl::string_view text;
+    if (absl::Status s = in.Varint("term length", &length); !s.ok()) return s;
+    if (absl::Status s = in.Bytes("term", length, &text); !s.ok()) return s;
+    if (t > 0 && text <= previous) return in.Error("terms out of order or repeated");
+    previous = text;
+    uint64_t postings = 0;
+    if (absl::Status s = in.Count("posting count", kMinPostingBytes, &postings); !s.ok()) {
+      return s;
+    }
+    if (postings == 0) return in.Error("term without postings");
+    Term& term = index.terms_[text];
+    term.postings.reserve(postings);
+    term.live_document_frequency = static_cast<int64_t>(postings);
+    uint64_t next = 0;
+    for (uint64_t p = 0; p < postings; ++p) {
+      uint64_t gap = 0;
+      uint64_t frequency = 0;
+      if (absl::Status s = in.Varint("posting label", &gap); !s.ok()) return s;
+      if (absl::Status s = in.Varint("term frequency", &frequency); !s.ok()) return s;
+      if (next >= labels || gap >= labels - next) return in.Error("posting label out of range");
+      const uint64_t label = next + gap;
+      if (!index.live_.Contains(static_cast<int64_t>(label))) {
+        return in.Error("posting of a removed chunk");
+      }
+      if (frequency == 0 || frequency > index.chunk_lengths_[label] - frequency_sums[label]) {
+        return in.Error("term frequency contradicts the chunk length");
+      }
+      frequency_sums[label] += frequency;
+      term.postings.push_back({static_cast<int64_t>(label), static_cast<uint32_t>(frequency)});
+      next = label + 1;
+    }
+  }
+  if (in.remaining() != 0) return in.Error(absl::StrCat(in.remaining(), " trailing bytes"));
+  for (uint64_t label = 0; label < labels; ++label) {
+    if (index.live_.Contains(static_cast<int64_t>(label)) &&
+        frequency_sums[label] != index.chunk_lengths_[label]) {
+      return absl::DataLossError(absl::StrCat("lexical index: chunk ", label, " has length ",
+                                              index.chunk_lengths_[label], " but ",
+                                              frequency_sums[label], " term occurrences"));
+    }
+  }
+  return index;
+}
 
 void Bm25Index::Add(int64_t label, absl::Span<const std::string> terms) {
   // Out-of-order or repeated labels break the precondition; ignoring them keeps the

@@ -6,6 +6,9 @@
 // score(q, c) = sum over distinct query terms t of
 //   idf(t) * tf * (k1 + 1) / (tf + k1 * (1 - b + b * len(c) / avglen)),
 //   idf(t) = ln(1 + (N - df + 0.5) / (df + 0.5))            (Lucene's BM25 variant)
+//
+// Serialize/Deserialize store the index in a shard's lexical.bin (format in bm25_index.cc);
+// a deserialized index scores exactly like the one serialized.
 #ifndef QUARRY_INDEX_SEARCH_BM25_INDEX_H_
 #define QUARRY_INDEX_SEARCH_BM25_INDEX_H_
 
@@ -14,6 +17,8 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/types/span.h"
 #include "index/search/label_set.h"
 #include "index/search/scored_label.h"
@@ -37,7 +42,18 @@ class Bm25Index {
   std::vector<ScoredLabel> Search(absl::Span<const std::string> query_terms, int k,
                                   const Bm25Params& params, const LabelSet* allowed) const;
 
+  // Collection statistics over live chunks, for BM25 across several indexes (shards).
   int64_t live_chunks() const { return live_chunks_; }
+  int64_t live_total_length() const { return live_total_length_; }
+  // Live chunks holding `term`; 0 for an unknown term.
+  int64_t document_frequency(absl::string_view term) const;
+
+  // A versioned binary image of the index. Postings of removed chunks are dropped (they never
+  // score), their labels stay unused.
+  std::string Serialize() const;
+  // DATA_LOSS for bytes Serialize did not produce: wrong magic or version, truncation,
+  // trailing bytes, or counts, labels and frequencies that contradict each other.
+  static absl::StatusOr<Bm25Index> Deserialize(absl::string_view bytes);
 
  private:
   struct Posting {

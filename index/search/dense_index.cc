@@ -1,31 +1,49 @@
 #include "index/search/dense_index.h"
 
+#include <faiss/IVFlib.h>
 #include <faiss/Index.h>
 #include <faiss/IndexFlat.h>
 #include <faiss/IndexHNSW.h>
 #include <faiss/IndexIDMap.h>
+#include <faiss/IndexIVF.h>
+#include <faiss/IndexIVFPQ.h>
+#include <faiss/IndexIVFPQFastScan.h>
+#include <faiss/IndexPQ.h>
+#include <faiss/IndexPQFastScan.h>
+#include <faiss/IndexPreTransform.h>
 #include <faiss/impl/HNSW.h>
 #include <faiss/impl/IDSelector.h>
 #include <faiss/index_factory.h>
+#include <faiss/index_io.h>
+#include <faiss/invlists/DirectMap.h>
+#include <faiss/invlists/OnDiskInvertedLists.h>
 #include <faiss/utils/distances.h>
 #include <omp.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
+#include <cstring>
 #include <exception>
 #include <limits>
 #include <memory>
 #include <optional>
+#include <random>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 #include "absl/types/span.h"
 #include "index/search/label_set.h"
 #include "index/search/scored_label.h"
@@ -45,21 +63,52 @@ constexpr int kDefaultEfSearch = 64;
 constexpr int kMaxFilteredEfSearch = 1024;
 // HNSW stores neighbours as int, so it cannot address more vectors than this.
 constexpr int64_t kMaxHnswVectors = std::numeric_limits<int>::max();
+// k-means (IVF lists, PQ codebooks) wants at least this many training points per centroid:
+// FAISS warns below it, and the centroids it finds are poor.
+constexpr int64_t kMinTrainingPointsPerCentroid = 39;
+// More than this many points per centroid barely changes the centroids (FAISS's own
+// subsampling cap), so larger sets are sampled down before training.
+constexpr int64_t kMaxTrainingPointsPerCentroid = 256;
+// Training that needs no k-means (scalar quantizers) still wants a fair sample of the data.
+constexpr int64_t kMinTrainingSample = 65536;
+// Fixed, so that rebuilding a shard from the same vectors trains the same index.
+constexpr uint64_t kTrainingSampleSeed = 0x5155415252590001;
 
-// Limits OpenMP to the calling thread while FAISS runs, so one query never spawns a team:
-// request threads are not OpenMP threads, and a team per query would oversubscribe the
-// cores that concurrent requests already use. libgomp keeps the setting per thread; the
-// previous value is restored so the caller's own OpenMP use is unaffected.
-class SingleThreadedOpenMp {
+// Sets OpenMP's thread count for the calling thread while FAISS runs and restores it after.
+// Searches use one thread, so one query never spawns a team: request threads are not OpenMP
+// threads, and a team per query would oversubscribe the cores that concurrent requests
+// already use. Builds use the threads they were given. libgomp keeps the setting per thread,
+// so the caller's own OpenMP use is unaffected. `threads` <= 0 keeps the current setting.
+class ScopedOpenMpThreads {
  public:
-  SingleThreadedOpenMp() : previous_(omp_get_max_threads()) { omp_set_num_threads(1); }
-  ~SingleThreadedOpenMp() { omp_set_num_threads(previous_); }
-  SingleThreadedOpenMp(const SingleThreadedOpenMp&) = delete;
-  SingleThreadedOpenMp& operator=(const SingleThreadedOpenMp&) = delete;
+  explicit ScopedOpenMpThreads(int threads) : previous_(omp_get_max_threads()) {
+    if (threads > 0) omp_set_num_threads(threads);
+  }
+  ~ScopedOpenMpThreads() { omp_set_num_threads(previous_); }
+  ScopedOpenMpThreads(const ScopedOpenMpThreads&) = delete;
+  ScopedOpenMpThreads& operator=(const ScopedOpenMpThreads&) = delete;
 
  private:
   int previous_;
 };
+
+// A status for a failed system call on `path`.
+absl::Status ErrnoError(absl::string_view operation, const std::string& path, int error) {
+  const std::string message =
+      absl::StrCat(operation, " ", absl::string_view(path), ": ", std::strerror(error));
+  switch (error) {
+    case ENOENT:
+      return absl::NotFoundError(message);
+    case ENOSPC:
+    case EDQUOT:
+      return absl::ResourceExhaustedError(message);
+    case EACCES:
+    case EPERM:
+      return absl::PermissionDeniedError(message);
+    default:
+      return absl::InternalError(message);
+  }
+}
 
 // Lets FAISS skip disallowed labels during the search itself (the HNSW graph is still
 // traversed through them, but they never enter the result heap).
@@ -74,6 +123,102 @@ class LabelSetSelector final : public faiss::IDSelector {
 
 faiss::MetricType ToFaissMetric(Metric metric) {
   return metric == Metric::kL2 ? faiss::METRIC_L2 : faiss::METRIC_INNER_PRODUCT;
+}
+
+absl::string_view MetricName(Metric metric) {
+  return metric == Metric::kL2 ? "L2" : "inner product";
+}
+
+// The FAISS index a factory string describes, untrained and empty.
+absl::StatusOr<std::unique_ptr<faiss::Index>> MakeFaissIndex(int dimension,
+                                                             std::string_view factory_spec,
+                                                             Metric metric) {
+  if (dimension < kMinDimension || dimension > kMaxDimension) {
+    return absl::InvalidArgumentError(absl::StrCat("vector dimension must be in ", kMinDimension,
+                                                   "..", kMaxDimension, ", got ", dimension));
+  }
+  const std::string spec(factory_spec);
+  std::unique_ptr<faiss::Index> index;
+  try {
+    index.reset(faiss::index_factory(dimension, spec.c_str(), ToFaissMetric(metric)));
+  } catch (const std::exception& e) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("index spec \"", spec, "\" rejected by FAISS: ", e.what()));
+  }
+  if (index == nullptr) {
+    return absl::InvalidArgumentError(absl::StrCat("index spec \"", spec, "\" built no index"));
+  }
+  if (dynamic_cast<const faiss::IndexIDMap*>(index.get()) != nullptr) {
+    // Labels are positions; an ID map would make add() without ids throw.
+    return absl::InvalidArgumentError(
+        absl::StrCat("index spec \"", spec, "\": IDMap is not supported (labels are positions)"));
+  }
+  return index;
+}
+
+// The number of centroids of the largest k-means that training `index` runs: IVF lists and
+// PQ codebooks (2^bits entries per sub-quantizer). 0 when training needs no k-means.
+int64_t TrainingCentroids(const faiss::Index& index) {
+  const faiss::Index* inner = &index;
+  if (const auto* transformed = dynamic_cast<const faiss::IndexPreTransform*>(inner)) {
+    inner = transformed->index;
+  }
+  int64_t centroids = 0;
+  if (const faiss::IndexIVF* ivf = faiss::ivflib::try_extract_index_ivf(&index)) {
+    centroids = static_cast<int64_t>(ivf->nlist);
+  }
+  const faiss::ProductQuantizer* pq = nullptr;
+  if (const auto* ivfpq = dynamic_cast<const faiss::IndexIVFPQ*>(inner)) pq = &ivfpq->pq;
+  if (const auto* ivfpq = dynamic_cast<const faiss::IndexIVFPQFastScan*>(inner)) pq = &ivfpq->pq;
+  if (const auto* flatpq = dynamic_cast<const faiss::IndexPQ*>(inner)) pq = &flatpq->pq;
+  if (const auto* flatpq = dynamic_cast<const faiss::IndexPQFastScan*>(inner)) pq = &flatpq->pq;
+  if (pq != nullptr) centroids = std::max(centroids, static_cast<int64_t>(pq->ksub));
+  return centroids;
+}
+
+// Lists probed by default: enough for good recall on the list counts shards use (8 of 16,
+// 32 of 1024, 64 of 4096), growing like sqrt(nlist).
+size_t DefaultNprobe(size_t nlist) {
+  const size_t by_size = static_cast<size_t>(std::ceil(std::sqrt(static_cast<double>(nlist))));
+  return std::min(nlist, std::max<size_t>(8, by_size));
+}
+
+// `count` distinct rows of `vectors` drawn uniformly with a fixed seed (Floyd's algorithm,
+// O(count)), copied in their original order.
+std::vector<float> SampleRows(absl::Span<const float> vectors, size_t dimension, int64_t count) {
+  const int64_t rows = static_cast<int64_t>(vectors.size() / dimension);
+  std::mt19937_64 random(kTrainingSampleSeed);
+  absl::flat_hash_set<int64_t> chosen;
+  chosen.reserve(static_cast<size_t>(count));
+  for (int64_t j = rows - count; j < rows; ++j) {
+    const int64_t candidate = std::uniform_int_distribution<int64_t>(0, j)(random);
+    if (!chosen.insert(candidate).second) chosen.insert(j);
+  }
+  std::vector<int64_t> order(chosen.begin(), chosen.end());
+  std::sort(order.begin(), order.end());
+  std::vector<float> sample;
+  sample.reserve(static_cast<size_t>(count) * dimension);
+  for (const int64_t row : order) {
+    const auto begin = vectors.begin() + static_cast<std::ptrdiff_t>(row * dimension);
+    sample.insert(sample.end(), begin, begin + static_cast<std::ptrdiff_t>(dimension));
+  }
+  return sample;
+}
+
+// Trains `index` on (a sample of) the n rows of `vectors`. False, without training, when
+// there are too few rows to train it well.
+bool TrainOnSample(faiss::Index& index, absl::Span<const float> vectors, size_t dimension) {
+  const int64_t rows = static_cast<int64_t>(vectors.size() / dimension);
+  const int64_t centroids = std::max<int64_t>(1, TrainingCentroids(index));
+  if (rows < centroids * kMinTrainingPointsPerCentroid) return false;
+  const int64_t limit = std::max(centroids * kMaxTrainingPointsPerCentroid, kMinTrainingSample);
+  if (rows <= limit) {
+    index.train(static_cast<FaissLabel>(rows), vectors.data());
+  } else {
+    const std::vector<float> sample = SampleRows(vectors, dimension, limit);
+    index.train(static_cast<FaissLabel>(limit), sample.data());
+  }
+  return true;
 }
 
 // The stored vectors when the index keeps them uncompressed (Flat, HNSW over Flat), so the
@@ -130,34 +275,22 @@ class TopK {
 }  // namespace
 
 DenseIndex::DenseIndex(int dimension, Metric metric, bool trained,
-                       std::unique_ptr<faiss::Index> index)
-    : dimension_(dimension), metric_(metric), trained_(trained), index_(std::move(index)) {}
+                       std::unique_ptr<faiss::Index> index, bool memory_mapped)
+    : dimension_(dimension),
+      metric_(metric),
+      trained_(trained),
+      index_(std::move(index)),
+      memory_mapped_(memory_mapped) {}
 
 DenseIndex::~DenseIndex() = default;
 
 absl::StatusOr<std::unique_ptr<DenseIndex>> DenseIndex::Create(int dimension,
                                                                std::string_view factory_spec,
                                                                Metric metric) {
-  if (dimension < kMinDimension || dimension > kMaxDimension) {
-    return absl::InvalidArgumentError(absl::StrCat("vector dimension must be in ", kMinDimension,
-                                                   "..", kMaxDimension, ", got ", dimension));
-  }
-  const std::string spec(factory_spec);
-  std::unique_ptr<faiss::Index> index;
-  try {
-    index.reset(faiss::index_factory(dimension, spec.c_str(), ToFaissMetric(metric)));
-  } catch (const std::exception& e) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("index spec \"", spec, "\" rejected by FAISS: ", e.what()));
-  }
-  if (index == nullptr) {
-    return absl::InvalidArgumentError(absl::StrCat("index spec \"", spec, "\" built no index"));
-  }
-  if (dynamic_cast<const faiss::IndexIDMap*>(index.get()) != nullptr) {
-    // Labels are positions; an ID map would make add() without ids throw.
-    return absl::InvalidArgumentError(
-        absl::StrCat("index spec \"", spec, "\": IDMap is not supported (labels are positions)"));
-  }
+  absl::StatusOr<std::unique_ptr<faiss::Index>> created =
+      MakeFaissIndex(dimension, factory_spec, metric);
+  if (!created.ok()) return created.status();
+  std::unique_ptr<faiss::Index> index = *std::move(created);
   const bool trained = index->is_trained;
   try {
     if (!trained) {
@@ -175,9 +308,129 @@ absl::StatusOr<std::unique_ptr<DenseIndex>> DenseIndex::Create(int dimension,
   return std::unique_ptr<DenseIndex>(new DenseIndex(dimension, metric, trained, std::move(index)));
 }
 
+absl::StatusOr<std::unique_ptr<DenseIndex>> DenseIndex::Build(int dimension,
+                                                              std::string_view factory_spec,
+                                                              Metric metric,
+                                                              absl::Span<const float> vectors,
+                                                              int threads) {
+  absl::StatusOr<std::unique_ptr<faiss::Index>> created =
+      MakeFaissIndex(dimension, factory_spec, metric);
+  if (!created.ok()) return created.status();
+  std::unique_ptr<faiss::Index> index = *std::move(created);
+  const size_t d = static_cast<size_t>(dimension);
+  if (vectors.size() % d != 0) {
+    return absl::InvalidArgumentError(absl::StrCat("vector data has ", vectors.size(),
+                                                   " floats, not a multiple of the dimension ",
+                                                   dimension));
+  }
+  const int64_t n = static_cast<int64_t>(vectors.size() / d);
+  if (!AllFinite(vectors)) {
+    return absl::InvalidArgumentError("vectors contain NaN or infinite values");
+  }
+  if (dynamic_cast<const faiss::IndexHNSW*>(index.get()) != nullptr && n > kMaxHnswVectors) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("an HNSW index holds at most ", kMaxHnswVectors, " vectors"));
+  }
+
+  ScopedOpenMpThreads scoped_threads(threads);
+  bool trained = true;
+  try {
+    if (!index->is_trained && !TrainOnSample(*index, vectors, d)) {
+      index = std::make_unique<faiss::IndexFlat>(dimension, ToFaissMetric(metric));
+      trained = false;
+    }
+    if (faiss::IndexIVF* ivf = faiss::ivflib::try_extract_index_ivf(index.get())) {
+      // The exact scan (small filters) reconstructs vectors by label, which IVF can only do
+      // through a direct map; it is stored in the file with the index.
+      ivf->set_direct_map_type(faiss::DirectMap::Array);
+      ivf->nprobe = DefaultNprobe(ivf->nlist);
+    }
+    if (auto* hnsw = dynamic_cast<faiss::IndexHNSW*>(index.get())) {
+      hnsw->hnsw.efConstruction = kEfConstruction;
+    }
+    if (n > 0) index->add(static_cast<FaissLabel>(n), vectors.data());
+  } catch (const std::exception& e) {
+    return absl::InternalError(
+        absl::StrCat("building the dense index \"", std::string(factory_spec), "\": ", e.what()));
+  }
+  return std::unique_ptr<DenseIndex>(new DenseIndex(dimension, metric, trained, std::move(index)));
+}
+
+absl::StatusOr<std::unique_ptr<DenseIndex>> DenseIndex::ReadFromFile(const std::string& path,
+                                                                     int dimension, Metric metric,
+                                                                     bool trained) {
+  struct stat info;
+  if (stat(path.c_str(), &info) != 0) return ErrnoError("stat", path, errno);
+  std::unique_ptr<faiss::Index> index;
+  try {
+    // IO_FLAG_MMAP only changes how IVF array inverted lists are read (FAISS 1.7.3): they
+    // become read-only OnDiskInvertedLists over an mmap of this file. Every other part of
+    // every other index type is read into memory as usual, so the flag is safe to pass always.
+    index.reset(faiss::read_index(path.c_str(), faiss::IO_FLAG_MMAP | faiss::IO_FLAG_READ_ONLY));
+  } catch (const std::exception& e) {
+    return absl::DataLossError(absl::StrCat("dense index ", absl::string_view(path),
+                                            ": FAISS cannot read it: ", e.what()));
+  }
+  if (index == nullptr) {
+    return absl::DataLossError(
+        absl::StrCat("dense index ", absl::string_view(path), ": FAISS read no index"));
+  }
+  if (index->d != dimension) {
+    return absl::DataLossError(absl::StrCat("dense index ", absl::string_view(path), ": dimension ",
+                                            index->d, ", expected ", dimension));
+  }
+  if (index->metric_type != ToFaissMetric(metric)) {
+    return absl::DataLossError(absl::StrCat("dense index ", absl::string_view(path),
+                                            ": metric is not ", MetricName(metric)));
+  }
+  if (!index->is_trained || dynamic_cast<const faiss::IndexIDMap*>(index.get()) != nullptr) {
+    return absl::DataLossError(absl::StrCat("dense index ", absl::string_view(path),
+                                            ": not a trained index with positional labels"));
+  }
+  bool memory_mapped = false;
+  if (faiss::IndexIVF* ivf = faiss::ivflib::try_extract_index_ivf(index.get())) {
+    if (auto* lists = dynamic_cast<faiss::OnDiskInvertedLists*>(ivf->invlists)) {
+      // Otherwise every IVF search starts up to 32 threads to prefetch the probed lists
+      // (serialised on one mutex): the page cache does that job for a read-only mapping.
+      lists->prefetch_nthread = 0;
+      memory_mapped = true;
+    }
+  }
+  return std::unique_ptr<DenseIndex>(
+      new DenseIndex(dimension, metric, trained, std::move(index), memory_mapped));
+}
+
+absl::Status DenseIndex::WriteToFile(const std::string& path) const {
+  if (memory_mapped_) {
+    // FAISS would write the mapped lists as a reference to another file, not as data.
+    return absl::FailedPreconditionError(
+        "a memory-mapped dense index cannot be written; build a new one");
+  }
+  std::FILE* file = std::fopen(path.c_str(), "wb");
+  if (file == nullptr) return ErrnoError("open", path, errno);
+  try {
+    faiss::write_index(index_.get(), file);
+  } catch (const std::exception& e) {
+    std::fclose(file);
+    return absl::InternalError(
+        absl::StrCat("writing dense index ", absl::string_view(path), ": ", e.what()));
+  }
+  if (std::fflush(file) != 0 || fsync(fileno(file)) != 0) {
+    const int error = errno;
+    std::fclose(file);
+    return ErrnoError("write", path, error);
+  }
+  if (std::fclose(file) != 0) return ErrnoError("close", path, errno);
+  return absl::OkStatus();
+}
+
 int64_t DenseIndex::size() const { return static_cast<int64_t>(index_->ntotal); }
 
 absl::Status DenseIndex::Add(absl::Span<const float> vectors) {
+  if (memory_mapped_) {
+    // FAISS would throw inside an OpenMP region, which terminates the process.
+    return absl::FailedPreconditionError("a memory-mapped dense index is read-only");
+  }
   const size_t dimension = static_cast<size_t>(dimension_);
   if (vectors.size() % dimension != 0) {
     return absl::InvalidArgumentError(absl::StrCat("vector data has ", vectors.size(),
@@ -231,8 +484,21 @@ absl::StatusOr<std::vector<ScoredLabel>> DenseIndex::Search(
   int64_t search_k = wanted;
   faiss::SearchParameters flat_params;
   faiss::SearchParametersHNSW hnsw_params;
+  faiss::SearchParametersIVF ivf_params;
   const faiss::SearchParameters* params = nullptr;
-  if (dynamic_cast<const faiss::IndexHNSW*>(index_.get()) != nullptr) {
+  if (const faiss::IndexIVF* ivf = faiss::ivflib::try_extract_index_ivf(index_.get())) {
+    size_t nprobe = options.nprobe > 0 ? static_cast<size_t>(options.nprobe) : ivf->nprobe;
+    if (allowed != nullptr && allowed->size() < total) {
+      // Like the HNSW beam: about nprobe / fraction lists hold nprobe lists' worth of allowed
+      // vectors.
+      const double fraction = static_cast<double>(allowed->size()) / static_cast<double>(total);
+      nprobe = static_cast<size_t>(std::min<double>(
+          std::ceil(static_cast<double>(nprobe) / fraction), static_cast<double>(ivf->nlist)));
+    }
+    ivf_params.nprobe = std::clamp<size_t>(nprobe, 1, ivf->nlist);
+    ivf_params.sel = sel;
+    params = &ivf_params;  // an IndexPreTransform passes it on to the IVF it wraps
+  } else if (dynamic_cast<const faiss::IndexHNSW*>(index_.get()) != nullptr) {
     int64_t ef =
         std::max<int64_t>(options.ef_search > 0 ? options.ef_search : kDefaultEfSearch, wanted);
     if (allowed != nullptr && allowed->size() < total) {
@@ -257,7 +523,7 @@ absl::StatusOr<std::vector<ScoredLabel>> DenseIndex::Search(
   std::vector<float> distances(static_cast<size_t>(search_k));
   std::vector<FaissLabel> labels(static_cast<size_t>(search_k));
   {
-    SingleThreadedOpenMp single_threaded;
+    ScopedOpenMpThreads single_threaded(1);
     try {
       index_->search(1, query.data(), static_cast<FaissLabel>(search_k), distances.data(),
                      labels.data(), params);
@@ -273,8 +539,10 @@ absl::StatusOr<std::vector<ScoredLabel>> DenseIndex::Search(
   std::vector<ScoredLabel> hits;
   hits.reserve(static_cast<size_t>(search_k));
   for (int64_t i = 0; i < search_k; ++i) {
-    // -1 marks an unfilled slot; a selector may also leave slots unfilled.
+    // -1 marks an unfilled slot; a selector may also leave slots unfilled. Some index types
+    // ignore the selector (IVF scalar quantizers in FAISS 1.7.3): drop what it let through.
     if (labels[i] < 0) continue;
+    if (allowed != nullptr && !allowed->Contains(labels[i])) continue;
     const float score = metric_ == Metric::kL2 ? -distances[i] : distances[i];
     hits.push_back({static_cast<int64_t>(labels[i]), score});
   }

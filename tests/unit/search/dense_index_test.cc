@@ -1,17 +1,21 @@
 #include "index/search/dense_index.h"
 
 #include <omp.h>
+#include <stdlib.h>
 
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <filesystem>
+#include <fstream>
 #include <limits>
 #include <memory>
 #include <numbers>
 #include <random>
 #include <set>
+#include <string>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -375,6 +379,232 @@ TEST_CASE("Search leaves the caller's OpenMP thread count as it was", "[dense]")
   REQUIRE(index->Search(Row(data, d, 1), 5, nullptr).ok());
   CHECK(omp_get_max_threads() == 3);
   omp_set_num_threads(before);
+}
+
+// --- Build, WriteToFile, ReadFromFile --------------------------------------------------------
+
+class TempDir {
+ public:
+  TempDir() {
+    char pattern[] = "/tmp/quarry-dense-test-XXXXXX";
+    REQUIRE(mkdtemp(pattern) != nullptr);
+    path_ = pattern;
+  }
+  ~TempDir() { std::filesystem::remove_all(path_); }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  std::string File(const char* name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+std::unique_ptr<DenseIndex> BuildIndex(int d, const char* spec, Metric metric,
+                                       const std::vector<float>& data, int threads = 2) {
+  absl::StatusOr<std::unique_ptr<DenseIndex>> index =
+      DenseIndex::Build(d, spec, metric, data, threads);
+  INFO(index.status().ToString());
+  REQUIRE(index.ok());
+  REQUIRE((*index)->size() == static_cast<int64_t>(data.size()) / d);
+  return std::move(*index);
+}
+
+std::unique_ptr<DenseIndex> WriteAndRead(const DenseIndex& index, const std::string& path,
+                                         bool trained = true) {
+  REQUIRE(index.WriteToFile(path).ok());
+  absl::StatusOr<std::unique_ptr<DenseIndex>> read =
+      DenseIndex::ReadFromFile(path, index.dimension(), index.metric(), trained);
+  INFO(read.status().ToString());
+  REQUIRE(read.ok());
+  return std::move(*read);
+}
+
+// Same labels, same scores, in the same order.
+void RequireIdentical(const DenseIndex& a, const DenseIndex& b, const std::vector<float>& queries,
+                      int d, const LabelSet* allowed = nullptr,
+                      const DenseSearchOptions& options = {}) {
+  const int64_t n = static_cast<int64_t>(queries.size()) / d;
+  for (int64_t q = 0; q < n; ++q) {
+    absl::StatusOr<std::vector<ScoredLabel>> x = a.Search(Row(queries, d, q), 10, allowed, options);
+    absl::StatusOr<std::vector<ScoredLabel>> y = b.Search(Row(queries, d, q), 10, allowed, options);
+    REQUIRE(x.ok());
+    REQUIRE(y.ok());
+    REQUIRE(x->size() == y->size());
+    for (size_t i = 0; i < x->size(); ++i) {
+      CHECK((*x)[i].label == (*y)[i].label);
+      CHECK((*x)[i].score == (*y)[i].score);
+    }
+  }
+}
+
+TEST_CASE("Flat and HNSW indexes read back from a file search identically", "[dense][io]") {
+  TempDir dir;
+  const int d = 32;
+  const std::vector<float> data = RandomUnitVectors(1500, d, 20);
+  const std::vector<float> queries = RandomUnitVectors(20, d, 21);
+  LabelSet allowed;
+  for (int64_t label = 0; label < 1500; label += 3) allowed.Insert(label);
+  for (const char* spec : {"Flat", "HNSW32"}) {
+    for (const Metric metric : {Metric::kInnerProduct, Metric::kL2}) {
+      INFO(spec << (metric == Metric::kL2 ? " L2" : " IP"));
+      const auto built = BuildIndex(d, spec, metric, data);
+      CHECK(built->trained());
+      const auto read = WriteAndRead(*built, dir.File("index.faiss"));
+      CHECK(read->size() == 1500);
+      CHECK(read->trained());
+      CHECK_FALSE(read->memory_mapped());
+      CHECK(read->dimension() == d);
+      CHECK(read->metric() == metric);
+      RequireIdentical(*built, *read, queries, d);
+      RequireIdentical(*built, *read, queries, d, &allowed);
+      DenseSearchOptions selector_only;
+      selector_only.exact_scan_threshold = 0;
+      RequireIdentical(*built, *read, queries, d, &allowed, selector_only);
+    }
+  }
+}
+
+TEST_CASE("Build trains IVF, and a read-back IVF index is memory-mapped", "[dense][io]") {
+  TempDir dir;
+  const int d = 32;
+  const int64_t n = 2000;
+  const std::vector<float> data = RandomUnitVectors(n, d, 22);
+  const std::vector<float> queries = RandomUnitVectors(30, d, 23);
+  const auto built = BuildIndex(d, "IVF16,Flat", Metric::kInnerProduct, data);
+  CHECK(built->trained());
+  CHECK_FALSE(built->memory_mapped());
+  const auto read = WriteAndRead(*built, dir.File("ivf.faiss"));
+  CHECK(read->trained());
+  CHECK(read->memory_mapped());
+  CHECK(read->size() == n);
+  RequireIdentical(*built, *read, queries, d);
+
+  // Every list probed: exactly the brute-force answer.
+  DenseSearchOptions all_lists;
+  all_lists.nprobe = 16;
+  for (int q = 0; q < 5; ++q) {
+    const auto query = Row(queries, d, q);
+    absl::StatusOr<std::vector<ScoredLabel>> hits = read->Search(query, 10, nullptr, all_lists);
+    REQUIRE(hits.ok());
+    RequireSameAsBruteForce(*hits, BruteForce(data, d, query, 10, Metric::kInnerProduct), data, d,
+                            query, Metric::kInnerProduct);
+  }
+  // The default probes enough lists for good recall.
+  double recall = 0;
+  for (int q = 0; q < 30; ++q) {
+    const auto query = Row(queries, d, q);
+    absl::StatusOr<std::vector<ScoredLabel>> hits = read->Search(query, 10, nullptr);
+    REQUIRE(hits.ok());
+    recall += Recall(*hits, BruteForce(data, d, query, 10, Metric::kInnerProduct));
+  }
+  INFO("IVF16 default recall@10 = " << recall / 30);
+  CHECK(recall / 30 >= 0.8);
+
+  // Filters work on the mapped lists: through the selector, and by exact scan (which
+  // reconstructs vectors through the direct map).
+  LabelSet allowed;
+  for (int64_t label = 0; label < n; label += 40) allowed.Insert(label);
+  for (const int64_t threshold : {int64_t{0}, int64_t{4096}}) {
+    DenseSearchOptions options;
+    options.exact_scan_threshold = threshold;
+    for (int q = 0; q < 5; ++q) {
+      const auto query = Row(queries, d, q);
+      absl::StatusOr<std::vector<ScoredLabel>> hits = read->Search(query, 10, &allowed, options);
+      REQUIRE(hits.ok());
+      REQUIRE(hits->size() == 10);
+      for (const ScoredLabel& hit : *hits) CHECK(allowed.Contains(hit.label));
+      if (threshold > 0) {
+        RequireSameAsBruteForce(*hits,
+                                BruteForce(data, d, query, 10, Metric::kInnerProduct, &allowed),
+                                data, d, query, Metric::kInnerProduct);
+      }
+    }
+  }
+
+  // A mapped index is read-only: errors, not crashes.
+  CHECK(read->Add(Row(data, d, 0)).code() == absl::StatusCode::kFailedPrecondition);
+  CHECK(read->size() == n);
+  CHECK(read->WriteToFile(dir.File("again.faiss")).code() == absl::StatusCode::kFailedPrecondition);
+}
+
+TEST_CASE("Build trains PQ codebooks when there are enough vectors", "[dense][io]") {
+  TempDir dir;
+  const int d = 32;
+  const std::vector<float> data = RandomUnitVectors(2000, d, 24);
+  // 4-bit codes: 16 centroids per sub-quantizer, like the 16 lists.
+  const auto built = BuildIndex(d, "IVF16,PQ8x4", Metric::kL2, data);
+  CHECK(built->trained());
+  const auto read = WriteAndRead(*built, dir.File("ivfpq.faiss"));
+  CHECK(read->memory_mapped());
+  RequireIdentical(*built, *read, RandomUnitVectors(10, d, 25), d);
+  // 8-bit codes need 256 x 39 training vectors: too few here, so an exact index is built.
+  const auto fallback = BuildIndex(d, "IVF16,PQ8", Metric::kL2, data);
+  CHECK_FALSE(fallback->trained());
+  const auto query = Row(data, d, 5);
+  absl::StatusOr<std::vector<ScoredLabel>> hits = fallback->Search(query, 5, nullptr);
+  REQUIRE(hits.ok());
+  RequireSameAsBruteForce(*hits, BruteForce(data, d, query, 5, Metric::kL2), data, d, query,
+                          Metric::kL2);
+}
+
+TEST_CASE("Build with too few vectors to train serves them exactly", "[dense][io]") {
+  TempDir dir;
+  const int d = 16;
+  const std::vector<float> data = RandomUnitVectors(300, d, 26);
+  const auto built = BuildIndex(d, "IVF16,Flat", Metric::kInnerProduct, data);
+  CHECK_FALSE(built->trained());
+  const auto read = WriteAndRead(*built, dir.File("flat.faiss"), /*trained=*/false);
+  CHECK_FALSE(read->trained());
+  CHECK_FALSE(read->memory_mapped());
+  const auto query = Row(data, d, 7);
+  absl::StatusOr<std::vector<ScoredLabel>> hits = read->Search(query, 10, nullptr);
+  REQUIRE(hits.ok());
+  RequireSameAsBruteForce(*hits, BruteForce(data, d, query, 10, Metric::kInnerProduct), data, d,
+                          query, Metric::kInnerProduct);
+}
+
+TEST_CASE("Build rejects bad input and restores the OpenMP thread count", "[dense][io]") {
+  const int d = 8;
+  std::vector<float> data = RandomUnitVectors(50, d, 27);
+  CHECK(DenseIndex::Build(d, "Bogus", Metric::kL2, data, 2).status().code() ==
+        absl::StatusCode::kInvalidArgument);
+  CHECK(DenseIndex::Build(d, "Flat", Metric::kL2, absl::MakeConstSpan(data).subspan(1), 2)
+            .status()
+            .code() == absl::StatusCode::kInvalidArgument);
+  data[9] = std::numeric_limits<float>::quiet_NaN();
+  CHECK(DenseIndex::Build(d, "Flat", Metric::kL2, data, 2).status().code() ==
+        absl::StatusCode::kInvalidArgument);
+  const int before = omp_get_max_threads();
+  omp_set_num_threads(3);
+  REQUIRE(DenseIndex::Build(d, "HNSW32", Metric::kL2, RandomUnitVectors(50, d, 28), 2).ok());
+  CHECK(omp_get_max_threads() == 3);
+  omp_set_num_threads(before);
+  absl::StatusOr<std::unique_ptr<DenseIndex>> empty =
+      DenseIndex::Build(d, "HNSW32", Metric::kL2, {}, 1);
+  REQUIRE(empty.ok());
+  CHECK((*empty)->size() == 0);
+}
+
+TEST_CASE("ReadFromFile checks the file against what the caller expects", "[dense][io]") {
+  TempDir dir;
+  const int d = 16;
+  const auto index = BuildIndex(d, "HNSW32", Metric::kInnerProduct, RandomUnitVectors(100, d, 29));
+  REQUIRE(index->WriteToFile(dir.File("hnsw.faiss")).ok());
+  CHECK(DenseIndex::ReadFromFile(dir.File("hnsw.faiss"), d + 1, Metric::kInnerProduct)
+            .status()
+            .code() == absl::StatusCode::kDataLoss);
+  CHECK(DenseIndex::ReadFromFile(dir.File("hnsw.faiss"), d, Metric::kL2).status().code() ==
+        absl::StatusCode::kDataLoss);
+  CHECK(DenseIndex::ReadFromFile(dir.File("missing.faiss"), d, Metric::kL2).status().code() ==
+        absl::StatusCode::kNotFound);
+  {
+    std::ofstream garbage(dir.File("garbage.faiss"), std::ios::binary);
+    garbage << "this is not a FAISS index";
+  }
+  absl::StatusOr<std::unique_ptr<DenseIndex>> read;
+  REQUIRE_NOTHROW(read = DenseIndex::ReadFromFile(dir.File("garbage.faiss"), d, Metric::kL2));
+  CHECK(read.status().code() == absl::StatusCode::kDataLoss);
+  CHECK(index->WriteToFile(dir.File("no-such-dir/x.faiss")).code() == absl::StatusCode::kNotFound);
 }
 
 }  // namespace
