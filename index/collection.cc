@@ -6,14 +6,14 @@
 #include <utility>
 
 #include "absl/container/flat_hash_set.h"
-#include "absl/random/random.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/clock.h"
+#include "index/document_preparation.h"
 #include "index/search/fusion.h"
+#include "index/shard/shard.h"
 #include "index/text/chunk_text.h"
-#include "index/text/chunker.h"
 #include "index/text/tokenizer.h"
 #include "index/text/utf8.h"
 
@@ -27,21 +27,189 @@ double MillisecondsSince(absl::Time start) {
   return absl::ToDoubleMilliseconds(absl::Now() - start);
 }
 
-bool IsMetadataKeyCharacter(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
-         c == '.' || c == '-';
-}
+}  // namespace
 
-bool HasControlCharacter(absl::string_view text) {
-  return std::any_of(text.begin(), text.end(), [](char c) {
-    const auto byte = static_cast<unsigned char>(c);
-    return byte < 0x20 || byte == 0x7f;
+namespace internal {
+
+// The fresh index's view of a document; shared by its chunks.
+struct FreshDocument {
+  std::string id;
+  std::string title;
+  std::string text;
+  Metadata metadata;
+  std::vector<int64_t> labels;  // fresh labels, one per chunk, in chunk order
+};
+
+struct FreshChunk {
+  std::shared_ptr<const FreshDocument> document;
+  int chunk_index = 0;
+  uint32_t start = 0;
+  uint32_t end = 0;
+};
+
+// One loaded shard and which of its documents are still live (not replaced or deleted by a
+// later shard or a log record).
+struct ShardSlot {
+  std::shared_ptr<const Shard> shard;
+  int64_t base = 0;  // collection-wide label of the shard's label 0
+  LabelSet live_chunks;
+  LabelSet live_documents;
+  int64_t live_text_bytes = 0;
+};
+
+// Everything served for one manifest generation: its shards, plus the fresh index of the log
+// records after the manifest's log position. Labels are collection-wide: shard i's labels
+// start at shards[i].base, the fresh index's at fresh_base.
+struct CollectionState {
+  uint64_t generation = 0;
+  // Written only while the collection's write mutex is held, or before the state is published.
+  LogPosition applied_through;
+  std::vector<absl::Status> shard_errors;
+
+  mutable absl::Mutex mutex;
+  std::vector<ShardSlot> shards ABSL_GUARDED_BY(mutex);
+  int64_t fresh_base ABSL_GUARDED_BY(mutex) = 0;
+  absl::flat_hash_map<std::string, std::shared_ptr<const FreshDocument>> documents
+      ABSL_GUARDED_BY(mutex);
+  std::vector<FreshChunk> chunks ABSL_GUARDED_BY(mutex);  // by fresh label
+  LabelSet live_chunks ABSL_GUARDED_BY(mutex);
+  std::unique_ptr<DenseIndex> dense ABSL_GUARDED_BY(mutex);
+  Bm25Index lexical ABSL_GUARDED_BY(mutex);
+  int64_t text_bytes ABSL_GUARDED_BY(mutex) = 0;
+};
+
+}  // namespace internal
+
+namespace {
+
+using internal::CollectionState;
+using internal::FreshChunk;
+using internal::FreshDocument;
+using internal::ShardSlot;
+
+// A searchable part of a state (a shard or the fresh index) as one search sees it.
+struct SegmentView {
+  const DenseIndex* dense = nullptr;
+  const Bm25Index* lexical = nullptr;
+  const LabelSet* allowed = nullptr;  // live labels that pass the filter
+  int64_t base = 0;
+  LabelSet filtered;  // storage for `allowed` when there is a filter
+};
+
+void SortBestFirst(std::vector<ScoredLabel>& hits) {
+  std::sort(hits.begin(), hits.end(), [](const ScoredLabel& a, const ScoredLabel& b) {
+    return a.score != b.score ? a.score > b.score : a.label < b.label;
   });
 }
 
-std::string GenerateDocumentId(absl::BitGen& random) {
-  return absl::StrFormat("%016x%016x", absl::Uniform<uint64_t>(random),
-                         absl::Uniform<uint64_t>(random));
+void KillShardDocument(ShardSlot& slot, int32_t document_index) {
+  if (!slot.live_documents.Contains(document_index)) return;
+  const DocumentView document = slot.shard->document(document_index);
+  slot.live_documents.Erase(document_index);
+  for (int64_t i = 0; i < document.chunk_count; ++i) {
+    slot.live_chunks.Erase(document.first_label + i);
+  }
+  slot.live_text_bytes -= static_cast<int64_t>(document.text.size());
+}
+
+// A record about `id` hides every shard copy of it: the record is newer than every shard.
+void HideInShards(CollectionState& state, absl::string_view id)
+    ABSL_EXCLUSIVE_LOCKS_REQUIRED(state.mutex) {
+  for (ShardSlot& slot : state.shards) {
+    if (std::optional<int32_t> index = slot.shard->FindDocument(id)) {
+      KillShardDocument(slot, *index);
+    }
+  }
+}
+
+std::vector<std::string> FreshLexicalTerms(const text::Analyzer& analyzer,
+                                           const FreshDocument& document, const FreshChunk& chunk) {
+  return analyzer.Terms(text::ChunkTextWithTitle(
+      document.title,
+      absl::string_view(document.text).substr(chunk.start, chunk.end - chunk.start)));
+}
+
+void RemoveFreshDocument(CollectionState& state, const text::Analyzer& analyzer,
+                         const std::string& id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(state.mutex) {
+  auto it = state.documents.find(id);
+  if (it == state.documents.end()) return;
+  const FreshDocument& document = *it->second;
+  for (int64_t label : document.labels) {
+    state.live_chunks.Erase(label);
+    state.lexical.Remove(
+        label, FreshLexicalTerms(analyzer, document, state.chunks[static_cast<size_t>(label)]));
+  }
+  state.text_bytes -= static_cast<int64_t>(document.text.size());
+  state.documents.erase(it);
+}
+
+absl::Status ApplyRecord(CollectionState& state, const text::Analyzer& analyzer, int dimension,
+                         const LogRecord& record) ABSL_EXCLUSIVE_LOCKS_REQUIRED(state.mutex) {
+  if (record.type == LogRecord::Type::kDelete) {
+    for (const std::string& id : record.deleted_ids) {
+      RemoveFreshDocument(state, analyzer, id);
+      HideInShards(state, id);
+    }
+    return absl::OkStatus();
+  }
+  for (const StoredDocument& stored : record.documents) {
+    for (const StoredChunk& chunk : stored.chunks) {
+      if (chunk.vector.size() != static_cast<size_t>(dimension) || chunk.end > stored.text.size() ||
+          chunk.start > chunk.end) {
+        return absl::DataLossError(absl::StrCat("log record for document '", stored.id,
+                                                "' has a chunk that does not fit the collection"));
+      }
+    }
+  }
+  std::vector<float> vectors;
+  for (const StoredDocument& stored : record.documents) {
+    RemoveFreshDocument(state, analyzer, stored.id);
+    HideInShards(state, stored.id);
+    auto document = std::make_shared<FreshDocument>();
+    document->id = stored.id;
+    document->title = stored.title;
+    document->text = stored.text;
+    document->metadata = stored.metadata;
+    for (size_t i = 0; i < stored.chunks.size(); ++i) {
+      document->labels.push_back(static_cast<int64_t>(state.chunks.size() + i));
+    }
+    for (size_t i = 0; i < stored.chunks.size(); ++i) {
+      const StoredChunk& chunk = stored.chunks[i];
+      const int64_t label = document->labels[i];
+      state.chunks.push_back(FreshChunk{document, static_cast<int>(i), chunk.start, chunk.end});
+      state.live_chunks.Insert(label);
+      state.lexical.Add(label, FreshLexicalTerms(analyzer, *document, state.chunks.back()));
+      vectors.insert(vectors.end(), chunk.vector.begin(), chunk.vector.end());
+    }
+    state.text_bytes += static_cast<int64_t>(document->text.size());
+    state.documents[document->id] = std::move(document);
+  }
+  return state.dense->Add(vectors);
+}
+
+bool IsLive(const CollectionState& state, const std::string& id)
+    ABSL_SHARED_LOCKS_REQUIRED(state.mutex) {
+  if (state.documents.contains(id)) return true;
+  for (const ShardSlot& slot : state.shards) {
+    std::optional<int32_t> index = slot.shard->FindDocument(id);
+    if (index.has_value() && slot.live_documents.Contains(*index)) return true;
+  }
+  return false;
+}
+
+// The k best of several segments' best-first lists, as collection-wide labels.
+std::vector<ScoredLabel> MergeSegments(std::vector<std::vector<ScoredLabel>> per_segment,
+                                       const std::vector<SegmentView>& segments, int k) {
+  std::vector<ScoredLabel> merged;
+  for (size_t i = 0; i < per_segment.size(); ++i) {
+    for (ScoredLabel hit : per_segment[i]) {
+      hit.label += segments[i].base;
+      merged.push_back(hit);
+    }
+  }
+  SortBestFirst(merged);
+  if (static_cast<int>(merged.size()) > k) merged.resize(static_cast<size_t>(k));
+  return merged;
 }
 
 }  // namespace
@@ -58,271 +226,157 @@ absl::StatusOr<std::unique_ptr<Collection>> Collection::Open(
         absl::StrCat("collection '", config.name, "' has dimension ", config.dimension,
                      " but its embedder produces ", embedder->dimension()));
   }
-  absl::StatusOr<std::unique_ptr<DenseIndex>> dense =
-      DenseIndex::Create(config.dimension, config.index_spec, config.metric);
-  if (!dense.ok()) return dense.status();
   absl::StatusOr<std::unique_ptr<IngestLogWriter>> writer =
       IngestLogWriter::Open(directory + "/log", log_options);
   if (!writer.ok()) return writer.status();
-  std::unique_ptr<Collection> collection(new Collection(std::move(directory), std::move(config),
-                                                        std::move(embedder), limits,
-                                                        *std::move(dense), *std::move(writer)));
-  if (absl::Status status = collection->CatchUp(); !status.ok()) return status;
+  std::unique_ptr<Collection> collection(new Collection(
+      std::move(directory), std::move(config), std::move(embedder), limits, *std::move(writer)));
+  absl::StatusOr<Manifest> manifest = ReadManifest(collection->directory_);
+  if (!manifest.ok()) return manifest.status();
+  absl::StatusOr<std::shared_ptr<State>> state = collection->BuildState(*manifest, nullptr);
+  if (!state.ok()) return state.status();
+  absl::MutexLock lock(&collection->state_pointer_mutex_);
+  collection->state_ = *std::move(state);
   return collection;
 }
 
 Collection::Collection(std::string directory, CollectionConfig config,
                        std::shared_ptr<const Embedder> embedder, const CollectionLimits& limits,
-                       std::unique_ptr<DenseIndex> dense,
                        std::unique_ptr<IngestLogWriter> log_writer)
     : directory_(std::move(directory)),
       config_(std::move(config)),
       embedder_(std::move(embedder)),
       limits_(limits),
-      log_writer_(std::move(log_writer)),
-      log_reader_(directory_ + "/log"),
-      dense_(std::move(dense)) {}
+      log_writer_(std::move(log_writer)) {}
 
-absl::Status Collection::ValidateDocument(const Document& document, size_t position) const {
-  const std::string field = absl::StrCat("documents[", position, "]");
-  auto invalid = [&](absl::string_view name, absl::string_view problem) {
-    return absl::InvalidArgumentError(absl::StrCat(field, ".", name, ": ", problem));
-  };
-  if (static_cast<int64_t>(document.id.size()) > limits_.max_id_bytes) {
-    return invalid("id", absl::StrCat("is ", document.id.size(), " bytes; the limit is ",
-                                      limits_.max_id_bytes));
-  }
-  if (!text::IsValidUtf8(document.id) || HasControlCharacter(document.id)) {
-    return invalid("id", "must be valid UTF-8 without control characters");
-  }
-  if (document.text.empty()) return invalid("text", "is empty");
-  if (static_cast<int64_t>(document.text.size()) > limits_.max_document_bytes) {
-    return invalid("text", absl::StrCat("is ", document.text.size(), " bytes; the limit is ",
-                                        limits_.max_document_bytes));
-  }
-  if (!text::IsValidUtf8(document.text)) return invalid("text", "is not valid UTF-8");
-  if (static_cast<int64_t>(document.title.size()) > limits_.max_title_bytes) {
-    return invalid("title", absl::StrCat("is ", document.title.size(), " bytes; the limit is ",
-                                         limits_.max_title_bytes));
-  }
-  if (!text::IsValidUtf8(document.title)) return invalid("title", "is not valid UTF-8");
-  if (static_cast<int64_t>(document.metadata.size()) > limits_.max_metadata_entries) {
-    return invalid("metadata",
-                   absl::StrCat("has ", document.metadata.size(), " entries; the limit is ",
-                                limits_.max_metadata_entries));
-  }
-  for (const auto& [key, value] : document.metadata) {
-    if (key.empty() || key.size() > 128 ||
-        !std::all_of(key.begin(), key.end(), IsMetadataKeyCharacter)) {
-      return invalid("metadata", absl::StrCat("key '", text::IsValidUtf8(key) ? key : "?",
-                                              "' must be 1 to 128 characters of [A-Za-z0-9_.-]"));
-    }
-    if (const auto* string_value = std::get_if<std::string>(&value)) {
-      if (static_cast<int64_t>(string_value->size()) > limits_.max_metadata_value_bytes) {
-        return invalid("metadata",
-                       absl::StrCat("value of '", key, "' is ", string_value->size(),
-                                    " bytes; the limit is ", limits_.max_metadata_value_bytes));
-      }
-      if (!text::IsValidUtf8(*string_value)) {
-        return invalid("metadata", absl::StrCat("value of '", key, "' is not valid UTF-8"));
-      }
-    } else if (const auto* number = std::get_if<double>(&value)) {
-      if (!std::isfinite(*number)) {
-        return invalid("metadata", absl::StrCat("value of '", key, "' is not a finite number"));
-      }
-    }
-  }
-  if (!document.vector.empty()) {
-    if (static_cast<int>(document.vector.size()) != config_.dimension) {
-      return invalid("vector",
-                     absl::StrCat("has dimension ", document.vector.size(), "; collection '",
-                                  config_.name, "' has dimension ", config_.dimension));
-    }
-    if (!std::all_of(document.vector.begin(), document.vector.end(),
-                     [](float x) { return std::isfinite(x); })) {
-      return invalid("vector", "contains a NaN or infinite value");
-    }
-  } else {
-    if (embedder_ == nullptr) {
-      return invalid("vector",
-                     absl::StrCat("is required: collection '", config_.name, "' has no embedder"));
-    }
-    const std::vector<text::Token> tokens = text::Tokenize(document.text);
-    if (tokens.empty()) return invalid("text", "has no words or symbols to index");
-  }
-  return absl::OkStatus();
+Collection::~Collection() = default;
+
+std::shared_ptr<Collection::State> Collection::CurrentState() const {
+  absl::MutexLock lock(&state_pointer_mutex_);
+  return state_;
 }
 
-absl::StatusOr<IngestResult> Collection::Ingest(std::vector<Document> documents) {
-  if (documents.empty()) return absl::InvalidArgumentError("documents: at least one is required");
-  absl::flat_hash_set<absl::string_view> seen_ids;
-  for (size_t i = 0; i < documents.size(); ++i) {
-    if (absl::Status status = ValidateDocument(documents[i], i); !status.ok()) return status;
-    if (!documents[i].id.empty() && !seen_ids.insert(documents[i].id).second) {
-      return absl::InvalidArgumentError(absl::StrCat("documents[", i, "].id: '", documents[i].id,
-                                                     "' appears more than once in the batch"));
-    }
-  }
-
-  // Chunk every document, then embed all chunks that need it in one call (batching matters
-  // for HTTP embedders).
-  LogRecord record;
-  record.type = LogRecord::Type::kUpsert;
-  record.documents.reserve(documents.size());
-  std::vector<std::string> texts_to_embed;
-  std::vector<std::pair<size_t, size_t>> embed_targets;  // (document, chunk)
-  absl::BitGen random;
-  IngestResult result;
-  for (Document& document : documents) {
-    StoredDocument stored;
-    stored.id = document.id.empty() ? GenerateDocumentId(random) : std::move(document.id);
-    stored.title = std::move(document.title);
-    stored.text = std::move(document.text);
-    stored.metadata = std::move(document.metadata);
-    if (!document.vector.empty()) {
-      stored.chunks.push_back(
-          StoredChunk{0, static_cast<uint32_t>(stored.text.size()), std::move(document.vector)});
-    } else {
-      for (const text::ChunkSpan& span : text::ChunkText(stored.text, config_.chunking)) {
-        embed_targets.emplace_back(record.documents.size(), stored.chunks.size());
-        texts_to_embed.push_back(text::ChunkTextWithTitle(
-            stored.title,
-            absl::string_view(stored.text).substr(span.start, span.end - span.start)));
-        stored.chunks.push_back(StoredChunk{span.start, span.end, {}});
-      }
-    }
-    result.ids.push_back(stored.id);
-    result.chunks += static_cast<int64_t>(stored.chunks.size());
-    record.documents.push_back(std::move(stored));
-  }
-  if (!texts_to_embed.empty()) {
-    std::vector<std::string_view> views(texts_to_embed.begin(), texts_to_embed.end());
-    absl::StatusOr<std::vector<float>> vectors = embedder_->Embed(views);
-    if (!vectors.ok()) return vectors.status();
-    const size_t dimension = static_cast<size_t>(config_.dimension);
-    if (vectors->size() != views.size() * dimension) {
-      return absl::InternalError("embedder returned the wrong number of values");
-    }
-    for (size_t i = 0; i < embed_targets.size(); ++i) {
-      const auto [document_index, chunk_index] = embed_targets[i];
-      record.documents[document_index].chunks[chunk_index].vector.assign(
-          vectors->begin() + i * dimension, vectors->begin() + (i + 1) * dimension);
-    }
-  }
-
-  absl::MutexLock lock(&write_mutex_);
-  absl::StatusOr<LogPosition> position = log_writer_->Append(record);
-  if (!position.ok()) return position.status();
-  if (absl::Status status = CatchUpLocked(); !status.ok()) return status;
-  return result;
-}
-
-absl::StatusOr<int64_t> Collection::Delete(const std::vector<std::string>& ids) {
-  if (ids.empty()) return absl::InvalidArgumentError("ids: at least one is required");
-  for (size_t i = 0; i < ids.size(); ++i) {
-    if (ids[i].empty() || static_cast<int64_t>(ids[i].size()) > limits_.max_id_bytes ||
-        !text::IsValidUtf8(ids[i])) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "ids[", i, "]: must be 1 to ", limits_.max_id_bytes, " bytes of valid UTF-8"));
-    }
-  }
-  absl::MutexLock lock(&write_mutex_);
-  if (absl::Status status = CatchUpLocked(); !status.ok()) return status;
-  int64_t live = 0;
+absl::StatusOr<std::shared_ptr<Collection::State>> Collection::BuildState(
+    const Manifest& manifest, const State* current) const {
+  absl::StatusOr<std::unique_ptr<DenseIndex>> dense =
+      DenseIndex::Create(config_.dimension, config_.index_spec, config_.metric);
+  if (!dense.ok()) return dense.status();
+  auto state = std::make_shared<State>();
+  state->generation = manifest.generation;
+  state->applied_through = manifest.log_position;
   {
-    absl::ReaderMutexLock state_lock(&state_mutex_);
-    absl::flat_hash_set<absl::string_view> counted;
-    for (const std::string& id : ids) {
-      if (documents_.contains(id) && counted.insert(id).second) ++live;
+    absl::MutexLock lock(&state->mutex);
+    state->dense = *std::move(dense);
+    int64_t base = 0;
+    for (const ManifestShard& entry : manifest.shards) {
+      std::shared_ptr<const Shard> shard;
+      if (current != nullptr) {
+        absl::ReaderMutexLock current_lock(&current->mutex);
+        for (const ShardSlot& slot : current->shards) {
+          if (slot.shard->id() == entry.id) shard = slot.shard;
+        }
+      }
+      if (shard == nullptr) {
+        absl::StatusOr<std::unique_ptr<Shard>> opened = Shard::Open(
+            absl::StrCat(directory_, "/shards/", entry.id), config_.dimension, config_.metric);
+        if (!opened.ok()) {
+          // Serve the rest; this shard's documents are unavailable until it is rebuilt.
+          state->shard_errors.push_back(absl::Status(
+              opened.status().code(), absl::StrCat("collection '", config_.name, "' shard ",
+                                                   entry.id, ": ", opened.status().message())));
+          continue;
+        }
+        shard = *std::move(opened);
+      }
+      ShardSlot slot;
+      slot.shard = shard;
+      slot.base = base;
+      for (int64_t label = 0; label < shard->chunk_count(); ++label) slot.live_chunks.Insert(label);
+      for (int32_t index = 0; index < shard->document_count(); ++index) {
+        slot.live_documents.Insert(index);
+        slot.live_text_bytes += static_cast<int64_t>(shard->document(index).text.size());
+      }
+      if (auto tombstones = manifest.tombstones.find(entry.id);
+          tombstones != manifest.tombstones.end()) {
+        for (const std::string& id : tombstones->second) {
+          if (std::optional<int32_t> index = shard->FindDocument(id)) {
+            KillShardDocument(slot, *index);
+          }
+        }
+      }
+      base += shard->chunk_count();
+      state->shards.push_back(std::move(slot));
     }
+    state->fresh_base = base;
   }
-  LogRecord record;
-  record.type = LogRecord::Type::kDelete;
-  record.deleted_ids = ids;
-  absl::StatusOr<LogPosition> position = log_writer_->Append(record);
-  if (!position.ok()) return position.status();
-  if (absl::Status status = CatchUpLocked(); !status.ok()) return status;
-  return live;
+  if (absl::Status status = CatchUpState(*state); !status.ok()) return status;
+  return state;
 }
 
-absl::Status Collection::CatchUp() {
-  absl::MutexLock lock(&write_mutex_);
-  return CatchUpLocked();
-}
-
-absl::Status Collection::CatchUpLocked() {
+absl::Status Collection::CatchUpState(State& state) const {
   absl::StatusOr<LogPosition> position =
-      log_reader_.ReadFrom(applied_through_, [this](const LogRecord& record, LogPosition next) {
-        absl::MutexLock state_lock(&state_mutex_);
-        if (absl::Status status = Apply(record); !status.ok()) return status;
-        applied_through_ = next;
-        return absl::OkStatus();
-      });
+      IngestLogReader(directory_ + "/log")
+          .ReadFrom(state.applied_through, [&](const LogRecord& record, LogPosition next) {
+            absl::MutexLock lock(&state.mutex);
+            if (absl::Status status = ApplyRecord(state, analyzer_, config_.dimension, record);
+                !status.ok()) {
+              return status;
+            }
+            state.applied_through = next;
+            return absl::OkStatus();
+          });
   if (!position.ok()) {
     return absl::Status(position.status().code(), absl::StrCat("collection '", config_.name,
                                                                "': ", position.status().message()));
   }
-  applied_through_ = *position;
+  state.applied_through = *position;
   return absl::OkStatus();
 }
 
-absl::Status Collection::Apply(const LogRecord& record) {
-  if (record.type == LogRecord::Type::kDelete) {
-    for (const std::string& id : record.deleted_ids) RemoveDocumentLocked(id);
+absl::Status Collection::CatchUp() {
+  absl::StatusOr<Manifest> manifest = ReadManifest(directory_);
+  if (!manifest.ok()) return manifest.status();
+  std::shared_ptr<State> current = CurrentState();
+  if (manifest->generation != current->generation) {
+    // Load the new generation aside (shards may take a while), then catch it up with what
+    // was written meanwhile and swap it in; searches never wait for the load.
+    absl::StatusOr<std::shared_ptr<State>> next = BuildState(*manifest, current.get());
+    if (!next.ok()) return next.status();
+    absl::MutexLock lock(&write_mutex_);
+    if (absl::Status status = CatchUpState(**next); !status.ok()) return status;
+    absl::MutexLock pointer_lock(&state_pointer_mutex_);
+    state_ = *std::move(next);
     return absl::OkStatus();
   }
-  const size_t dimension = static_cast<size_t>(config_.dimension);
-  std::vector<float> vectors;
-  for (const StoredDocument& stored : record.documents) {
-    for (const StoredChunk& chunk : stored.chunks) {
-      if (chunk.vector.size() != dimension || chunk.end > stored.text.size() ||
-          chunk.start > chunk.end) {
-        return absl::DataLossError(absl::StrCat("log record for document '", stored.id,
-                                                "' has a chunk that does not fit the collection"));
-      }
-    }
-  }
-  for (const StoredDocument& stored : record.documents) {
-    RemoveDocumentLocked(stored.id);
-    auto entry = std::make_shared<DocumentEntry>();
-    entry->id = stored.id;
-    entry->title = stored.title;
-    entry->text = stored.text;
-    entry->metadata = stored.metadata;
-    for (size_t i = 0; i < stored.chunks.size(); ++i) {
-      entry->labels.push_back(static_cast<int64_t>(chunks_.size() + i));
-    }
-    for (size_t i = 0; i < stored.chunks.size(); ++i) {
-      const StoredChunk& chunk = stored.chunks[i];
-      const int64_t label = entry->labels[i];
-      chunks_.push_back(ChunkEntry{entry, static_cast<int>(i), chunk.start, chunk.end});
-      live_chunks_.Insert(label);
-      lexical_.Add(label, LexicalTerms(*entry, chunks_.back()));
-      vectors.insert(vectors.end(), chunk.vector.begin(), chunk.vector.end());
-    }
-    text_bytes_ += static_cast<int64_t>(entry->text.size());
-    documents_[entry->id] = std::move(entry);
-  }
-  return dense_->Add(vectors);
+  absl::MutexLock lock(&write_mutex_);
+  return CatchUpState(*current);
 }
 
-void Collection::RemoveDocumentLocked(const std::string& id) {
-  auto it = documents_.find(id);
-  if (it == documents_.end()) return;
-  const DocumentEntry& entry = *it->second;
-  for (int64_t label : entry.labels) {
-    live_chunks_.Erase(label);
-    lexical_.Remove(label, LexicalTerms(entry, chunks_[static_cast<size_t>(label)]));
-  }
-  text_bytes_ -= static_cast<int64_t>(entry.text.size());
-  documents_.erase(it);
-}
+std::vector<absl::Status> Collection::ShardErrors() const { return CurrentState()->shard_errors; }
 
-std::vector<std::string> Collection::LexicalTerms(const DocumentEntry& document,
-                                                  const ChunkEntry& chunk) const {
-  return analyzer_.Terms(text::ChunkTextWithTitle(
-      document.title,
-      absl::string_view(document.text).substr(chunk.start, chunk.end - chunk.start)));
+absl::StatusOr<IngestResult> Collection::Ingest(std::vector<Document> documents) {
+  if (absl::Status status =
+          ValidateDocuments(documents, config_, limits_, /*has_embedder=*/embedder_ != nullptr);
+      !status.ok()) {
+    return status;
+  }
+  LogRecord record;
+  record.type = LogRecord::Type::kUpsert;
+  absl::StatusOr<std::vector<StoredDocument>> prepared =
+      PrepareDocuments(std::move(documents), config_, embedder_.get());
+  if (!prepared.ok()) return prepared.status();
+  record.documents = *std::move(prepared);
+  IngestResult result;
+  for (const StoredDocument& document : record.documents) {
+    result.ids.push_back(document.id);
+    result.chunks += static_cast<int64_t>(document.chunks.size());
+  }
+
+  absl::MutexLock lock(&write_mutex_);
+  absl::StatusOr<LogPosition> position = log_writer_->Append(record);
+  if (!position.ok()) return position.status();
+  if (absl::Status status = CatchUpState(*CurrentState()); !status.ok()) return status;
+  return result;
 }
 
 absl::Status Collection::ValidateQuery(const SearchQuery& query) const {
@@ -396,6 +450,35 @@ absl::StatusOr<SearchMode> Collection::ResolveMode(const SearchQuery& query) con
   return query.mode;
 }
 
+absl::StatusOr<int64_t> Collection::Delete(const std::vector<std::string>& ids) {
+  if (ids.empty()) return absl::InvalidArgumentError("ids: at least one is required");
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (ids[i].empty() || static_cast<int64_t>(ids[i].size()) > limits_.max_id_bytes ||
+        !text::IsValidUtf8(ids[i])) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "ids[", i, "]: must be 1 to ", limits_.max_id_bytes, " bytes of valid UTF-8"));
+    }
+  }
+  absl::MutexLock lock(&write_mutex_);
+  std::shared_ptr<State> state = CurrentState();
+  if (absl::Status status = CatchUpState(*state); !status.ok()) return status;
+  int64_t live = 0;
+  {
+    absl::ReaderMutexLock state_lock(&state->mutex);
+    absl::flat_hash_set<absl::string_view> counted;
+    for (const std::string& id : ids) {
+      if (counted.insert(id).second && IsLive(*state, id)) ++live;
+    }
+  }
+  LogRecord record;
+  record.type = LogRecord::Type::kDelete;
+  record.deleted_ids = ids;
+  absl::StatusOr<LogPosition> position = log_writer_->Append(record);
+  if (!position.ok()) return position.status();
+  if (absl::Status status = CatchUpState(*state); !status.ok()) return status;
+  return live;
+}
+
 absl::StatusOr<SearchResult> Collection::Search(const SearchQuery& query) const {
   const absl::Time start = absl::Now();
   if (absl::Status status = ValidateQuery(query); !status.ok()) return status;
@@ -429,30 +512,65 @@ absl::StatusOr<SearchResult> Collection::Search(const SearchQuery& query) const 
       query.top_k, query.candidates > 0 ? query.candidates : std::max(100, 2 * query.top_k));
   const int depth = (*mode == SearchMode::kHybrid || post_filters) ? fused_depth : query.top_k;
 
-  absl::ReaderMutexLock lock(&state_mutex_);
-  LabelSet filtered;
-  const LabelSet* allowed = &live_chunks_;
+  const std::shared_ptr<State> state = CurrentState();
+  absl::ReaderMutexLock lock(&state->mutex);
+  std::vector<SegmentView> segments(state->shards.size() + 1);
+  for (size_t i = 0; i < state->shards.size(); ++i) {
+    const ShardSlot& slot = state->shards[i];
+    SegmentView& segment = segments[i];
+    segment.dense = &slot.shard->dense();
+    segment.lexical = &slot.shard->lexical();
+    segment.base = slot.base;
+    segment.allowed = &slot.live_chunks;
+    if (query.filter.has_value()) {
+      for (int64_t index : slot.live_documents.ToVector()) {
+        const DocumentView document = slot.shard->document(static_cast<int32_t>(index));
+        if (!FilterMatches(*query.filter, *document.metadata)) continue;
+        for (int64_t i = 0; i < document.chunk_count; ++i) {
+          segment.filtered.Insert(document.first_label + i);
+        }
+      }
+      segment.allowed = &segment.filtered;
+    }
+  }
+  SegmentView& fresh = segments.back();
+  fresh.dense = state->dense.get();
+  fresh.lexical = &state->lexical;
+  fresh.base = state->fresh_base;
+  fresh.allowed = &state->live_chunks;
   if (query.filter.has_value()) {
-    for (const auto& [id, document] : documents_) {
+    for (const auto& [id, document] : state->documents) {
       if (FilterMatches(*query.filter, document->metadata)) {
-        for (int64_t label : document->labels) filtered.Insert(label);
+        for (int64_t label : document->labels) fresh.filtered.Insert(label);
       }
     }
-    allowed = &filtered;
+    fresh.allowed = &fresh.filtered;
   }
 
   std::vector<ScoredLabel> dense_hits;
   std::vector<ScoredLabel> lexical_hits;
-  if (use_dense && allowed->size() > 0) {
+  if (use_dense) {
     const absl::Time dense_start = absl::Now();
-    absl::StatusOr<std::vector<ScoredLabel>> hits = dense_->Search(query_vector, depth, allowed);
-    if (!hits.ok()) return hits.status();
-    dense_hits = *std::move(hits);
+    std::vector<std::vector<ScoredLabel>> per_segment(segments.size());
+    for (size_t i = 0; i < segments.size(); ++i) {
+      if (segments[i].allowed->size() == 0) continue;
+      absl::StatusOr<std::vector<ScoredLabel>> hits =
+          segments[i].dense->Search(query_vector, depth, segments[i].allowed);
+      if (!hits.ok()) return hits.status();
+      per_segment[i] = *std::move(hits);
+    }
+    dense_hits = MergeSegments(std::move(per_segment), segments, depth);
     result.timings.dense_ms = MillisecondsSince(dense_start);
   }
-  if (use_lexical && allowed->size() > 0) {
+  if (use_lexical) {
     const absl::Time lexical_start = absl::Now();
-    lexical_hits = lexical_.Search(query_terms, depth, query.bm25, allowed);
+    std::vector<std::vector<ScoredLabel>> per_segment(segments.size());
+    for (size_t i = 0; i < segments.size(); ++i) {
+      if (segments[i].allowed->size() == 0) continue;
+      per_segment[i] =
+          segments[i].lexical->Search(query_terms, depth, query.bm25, segments[i].allowed);
+    }
+    lexical_hits = MergeSegments(std::move(per_segment), segments, depth);
     result.timings.lexical_ms = MillisecondsSince(lexical_start);
   }
 
@@ -469,16 +587,15 @@ absl::StatusOr<SearchResult> Collection::Search(const SearchQuery& query) const 
       fused.push_back(fused_hit);
     }
   }
-  absl::flat_hash_map<const DocumentEntry*, int> chunks_per_document;
+  absl::flat_hash_map<std::string, int> chunks_per_document;
   for (const FusedHit& candidate : fused) {
     if (static_cast<int>(result.hits.size()) >= query.top_k) break;
     if (query.min_score.has_value() && candidate.score < *query.min_score) continue;
-    const ChunkEntry& chunk = chunks_[static_cast<size_t>(candidate.label)];
+    Hit hit = MakeHit(*state, candidate.label, candidate.score);
     if (query.max_chunks_per_document > 0 &&
-        ++chunks_per_document[chunk.document.get()] > query.max_chunks_per_document) {
+        ++chunks_per_document[hit.document_id] > query.max_chunks_per_document) {
       continue;
     }
-    Hit hit = MakeHit(candidate.label, candidate.score);
     hit.dense_score = candidate.dense_score;
     hit.lexical_score = candidate.lexical_score;
     result.hits.push_back(std::move(hit));
@@ -488,47 +605,86 @@ absl::StatusOr<SearchResult> Collection::Search(const SearchQuery& query) const 
   return result;
 }
 
-Hit Collection::MakeHit(int64_t label, float score) const {
-  const ChunkEntry& chunk = chunks_[static_cast<size_t>(label)];
-  const DocumentEntry& document = *chunk.document;
+Hit Collection::MakeHit(const State& state, int64_t label, float score) const {
   Hit hit;
-  hit.chunk_id = absl::StrCat(document.id, "#", chunk.chunk_index);
-  hit.document_id = document.id;
-  hit.title = document.title;
-  hit.text = document.text.substr(chunk.start, chunk.end - chunk.start);
-  hit.metadata = document.metadata;
-  hit.chunk_index = chunk.chunk_index;
-  hit.start = chunk.start;
-  hit.end = chunk.end;
   hit.score = score;
+  if (label >= state.fresh_base) {
+    const FreshChunk& chunk = state.chunks[static_cast<size_t>(label - state.fresh_base)];
+    const FreshDocument& document = *chunk.document;
+    hit.document_id = document.id;
+    hit.title = document.title;
+    hit.text = document.text.substr(chunk.start, chunk.end - chunk.start);
+    hit.metadata = document.metadata;
+    hit.chunk_index = chunk.chunk_index;
+    hit.start = chunk.start;
+    hit.end = chunk.end;
+  } else {
+    // The last shard whose base is <= label holds it.
+    auto slot = std::upper_bound(
+        state.shards.begin(), state.shards.end(), label,
+        [](int64_t value, const ShardSlot& candidate) { return value < candidate.base; });
+    --slot;
+    const ChunkView chunk = slot->shard->chunk(label - slot->base);
+    const DocumentView document = slot->shard->document(chunk.document_index);
+    hit.document_id = std::string(document.id);
+    hit.title = std::string(document.title);
+    hit.text = std::string(document.text.substr(chunk.start, chunk.end - chunk.start));
+    hit.metadata = *document.metadata;
+    hit.chunk_index = chunk.chunk_index;
+    hit.start = chunk.start;
+    hit.end = chunk.end;
+  }
+  hit.chunk_id = absl::StrCat(hit.document_id, "#", hit.chunk_index);
   return hit;
 }
 
 absl::StatusOr<StoredDocument> Collection::GetDocument(const std::string& id) const {
-  absl::ReaderMutexLock lock(&state_mutex_);
-  auto it = documents_.find(id);
-  if (it == documents_.end()) {
-    return absl::NotFoundError(
-        absl::StrCat("document '", id, "' not found in collection '", config_.name, "'"));
+  const std::shared_ptr<State> state = CurrentState();
+  absl::ReaderMutexLock lock(&state->mutex);
+  if (auto it = state->documents.find(id); it != state->documents.end()) {
+    const FreshDocument& entry = *it->second;
+    StoredDocument document{entry.id, entry.title, entry.text, entry.metadata, {}};
+    for (int64_t label : entry.labels) {
+      const FreshChunk& chunk = state->chunks[static_cast<size_t>(label)];
+      document.chunks.push_back(StoredChunk{chunk.start, chunk.end, {}});
+    }
+    return document;
   }
-  const DocumentEntry& entry = *it->second;
-  StoredDocument document{entry.id, entry.title, entry.text, entry.metadata, {}};
-  for (int64_t label : entry.labels) {
-    const ChunkEntry& chunk = chunks_[static_cast<size_t>(label)];
-    document.chunks.push_back(StoredChunk{chunk.start, chunk.end, {}});
+  for (const ShardSlot& slot : state->shards) {
+    std::optional<int32_t> index = slot.shard->FindDocument(id);
+    if (!index.has_value() || !slot.live_documents.Contains(*index)) continue;
+    const DocumentView view = slot.shard->document(*index);
+    StoredDocument document{
+        std::string(view.id), std::string(view.title), std::string(view.text), *view.metadata, {}};
+    for (int64_t i = 0; i < view.chunk_count; ++i) {
+      const ChunkView chunk = slot.shard->chunk(view.first_label + i);
+      document.chunks.push_back(StoredChunk{chunk.start, chunk.end, {}});
+    }
+    return document;
   }
-  return document;
+  return absl::NotFoundError(
+      absl::StrCat("document '", id, "' not found in collection '", config_.name, "'"));
 }
 
 CollectionStatistics Collection::Statistics() const {
   CollectionStatistics statistics;
+  const std::shared_ptr<State> state = CurrentState();
   {
-    absl::ReaderMutexLock lock(&state_mutex_);
-    statistics.documents = static_cast<int64_t>(documents_.size());
-    statistics.chunks = live_chunks_.size();
-    statistics.text_bytes = text_bytes_;
+    absl::ReaderMutexLock lock(&state->mutex);
+    statistics.documents = static_cast<int64_t>(state->documents.size());
+    statistics.chunks = state->live_chunks.size();
+    statistics.fresh_chunks = state->live_chunks.size();
+    statistics.text_bytes = state->text_bytes;
+    for (const ShardSlot& slot : state->shards) {
+      statistics.documents += slot.live_documents.size();
+      statistics.chunks += slot.live_chunks.size();
+      statistics.text_bytes += slot.live_text_bytes;
+      statistics.disk_bytes += static_cast<int64_t>(slot.shard->bytes());
+    }
+    statistics.shards = static_cast<int64_t>(state->shards.size());
   }
-  statistics.disk_bytes = static_cast<int64_t>(IngestLogDiskBytes(directory_ + "/log"));
+  statistics.generation = state->generation;
+  statistics.disk_bytes += static_cast<int64_t>(IngestLogDiskBytes(directory_ + "/log"));
   return statistics;
 }
 

@@ -1,14 +1,18 @@
-// A collection: the unit of tenancy. Owns its directory (config.json + the ingest log) and
-// serves what the log holds from memory: documents, chunks, a dense (FAISS) index and a
-// lexical (BM25) index.
+// A collection: the unit of tenancy. Owns its directory (config.json, the ingest log, the
+// manifest and the shards the indexer built) and serves it: the live shards of the current
+// manifest generation plus a "fresh" in-memory index (documents, chunks, FAISS, BM25) of the
+// log records that no shard covers yet.
 //
 // Every change goes through the log: Ingest and Delete append a record (durable before they
 // return) and then catch up with the log, which applies every record this process has not seen
-// yet, its own and other processes' alike, in log order. Opening replays the whole log the same
-// way. So the in-memory state is always exactly "the log up to position P", whoever wrote it.
+// yet, its own and other processes' alike, in log order. So what is served is always exactly
+// "the shards + the log up to position P", whoever wrote it. A record that replaces or deletes
+// a document hides the shard copies of that document.
 //
-// Thread-safe: searches share a reader lock; catching up takes the writer lock only while
-// applying decoded records (chunking and embedding happen before, outside any lock).
+// Thread-safe: searches share a reader lock on the current state; catching up takes the writer
+// lock only while applying decoded records (chunking and embedding happen before, outside any
+// lock). A new manifest generation is loaded aside and swapped in (RCU): in-flight searches
+// finish on the state they started with.
 #ifndef QUARRY_INDEX_COLLECTION_H_
 #define QUARRY_INDEX_COLLECTION_H_
 
@@ -24,26 +28,19 @@
 #include "absl/synchronization/mutex.h"
 #include "index/collection_config.h"
 #include "index/document.h"
+#include "index/document_preparation.h"
 #include "index/embed/embedder.h"
 #include "index/search/bm25_index.h"
-#include "index/search/dense_index.h"
 #include "index/search/filter.h"
-#include "index/search/label_set.h"
+#include "index/shard/manifest.h"
 #include "index/store/ingest_log.h"
 #include "index/text/analyzer.h"
 
 namespace quarry {
 
-// Limits on what a caller may store or ask; the server sets them from its flags.
-struct CollectionLimits {
-  int64_t max_document_bytes = 8 << 20;
-  int64_t max_title_bytes = 4096;
-  int64_t max_id_bytes = 256;
-  int64_t max_metadata_entries = 64;
-  int64_t max_metadata_value_bytes = 4096;
-  int64_t max_query_bytes = 16 << 10;
-  int max_top_k = 1000;
-};
+namespace internal {
+struct CollectionState;
+}  // namespace internal
 
 enum class SearchMode { kDefault, kDense, kLexical, kHybrid };
 enum class FusionMethod { kReciprocalRank, kWeighted };
@@ -103,6 +100,9 @@ struct CollectionStatistics {
   int64_t chunks = 0;
   int64_t text_bytes = 0;
   int64_t disk_bytes = 0;
+  int64_t shards = 0;
+  uint64_t generation = 0;
+  int64_t fresh_chunks = 0;  // chunks served from the log tail, not yet in a shard
 };
 
 class Collection {
@@ -114,6 +114,8 @@ class Collection {
                                                           std::shared_ptr<const Embedder> embedder,
                                                           const CollectionLimits& limits,
                                                           const IngestLogOptions& log_options);
+
+  ~Collection();
 
   const CollectionConfig& config() const { return config_; }
   const std::string& directory() const { return directory_; }
@@ -132,59 +134,46 @@ class Collection {
 
   CollectionStatistics Statistics() const;
 
-  // Applies log records appended since the last call (by any process).
+  // Applies log records appended since the last call (by any process) and, when the indexer
+  // has published a new manifest generation, swaps in its shards.
   absl::Status CatchUp();
 
+  // Errors of shards that failed their checks and are not served (the rest are).
+  std::vector<absl::Status> ShardErrors() const;
+
  private:
-  struct DocumentEntry {
-    std::string id;
-    std::string title;
-    std::string text;
-    Metadata metadata;
-    std::vector<int64_t> labels;  // one per chunk, in chunk order
-  };
-  struct ChunkEntry {
-    std::shared_ptr<const DocumentEntry> document;
-    int chunk_index = 0;
-    uint32_t start = 0;
-    uint32_t end = 0;
-  };
+  using State = internal::CollectionState;
 
   Collection(std::string directory, CollectionConfig config,
              std::shared_ptr<const Embedder> embedder, const CollectionLimits& limits,
-             std::unique_ptr<DenseIndex> dense, std::unique_ptr<IngestLogWriter> log_writer);
+             std::unique_ptr<IngestLogWriter> log_writer);
 
-  absl::Status ValidateDocument(const Document& document, size_t position) const;
-  absl::StatusOr<StoredDocument> PrepareDocument(Document document) const;
-  absl::Status CatchUpLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mutex_);
-  absl::Status Apply(const LogRecord& record) ABSL_EXCLUSIVE_LOCKS_REQUIRED(state_mutex_);
-  void RemoveDocumentLocked(const std::string& id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(state_mutex_);
-  std::vector<std::string> LexicalTerms(const DocumentEntry& document,
-                                        const ChunkEntry& chunk) const;
   absl::StatusOr<SearchMode> ResolveMode(const SearchQuery& query) const;
   absl::Status ValidateQuery(const SearchQuery& query) const;
-  Hit MakeHit(int64_t label, float score) const ABSL_SHARED_LOCKS_REQUIRED(state_mutex_);
+
+  // A new state for `manifest`: its shards (reusing those `current` already loaded) plus a
+  // fresh index of the log from the manifest's position to the end.
+  absl::StatusOr<std::shared_ptr<State>> BuildState(const Manifest& manifest,
+                                                    const State* current) const;
+  // Applies the log records after state.applied_through.
+  absl::Status CatchUpState(State& state) const;
+  std::shared_ptr<State> CurrentState() const;
+  Hit MakeHit(const State& state, int64_t label, float score) const;
 
   const std::string directory_;
   const CollectionConfig config_;
   const std::shared_ptr<const Embedder> embedder_;
   const CollectionLimits limits_;
-  text::Analyzer analyzer_;
+  const text::Analyzer analyzer_;
 
   // Serialises writers and log catch-up, so records are applied once and in log order.
-  absl::Mutex write_mutex_ ABSL_ACQUIRED_BEFORE(state_mutex_);
+  absl::Mutex write_mutex_;
   std::unique_ptr<IngestLogWriter> log_writer_;
-  IngestLogReader log_reader_ ABSL_GUARDED_BY(write_mutex_);
-  LogPosition applied_through_ ABSL_GUARDED_BY(write_mutex_);
 
-  mutable absl::Mutex state_mutex_;
-  absl::flat_hash_map<std::string, std::shared_ptr<const DocumentEntry>> documents_
-      ABSL_GUARDED_BY(state_mutex_);
-  std::vector<ChunkEntry> chunks_ ABSL_GUARDED_BY(state_mutex_);  // by label
-  LabelSet live_chunks_ ABSL_GUARDED_BY(state_mutex_);
-  std::unique_ptr<DenseIndex> dense_ ABSL_GUARDED_BY(state_mutex_);
-  Bm25Index lexical_ ABSL_GUARDED_BY(state_mutex_);
-  int64_t text_bytes_ ABSL_GUARDED_BY(state_mutex_) = 0;
+  // The current state (RCU): searches take a reference and finish on it even if a new
+  // manifest generation is swapped in meanwhile.
+  mutable absl::Mutex state_pointer_mutex_;
+  std::shared_ptr<State> state_ ABSL_GUARDED_BY(state_pointer_mutex_);
 };
 
 }  // namespace quarry

@@ -555,6 +555,29 @@ absl::StatusOr<std::vector<ScoredLabel>> DenseIndex::Search(
   return hits;
 }
 
+absl::StatusOr<std::vector<float>> DenseIndex::Reconstruct(int64_t first, int64_t count) const {
+  if (first < 0 || count < 0 || first + count > size()) {
+    return absl::InvalidArgumentError(absl::StrCat("labels ", first, "..", first + count,
+                                                   " are outside the index (size ", size(), ")"));
+  }
+  const size_t dimension = static_cast<size_t>(dimension_);
+  std::vector<float> vectors(static_cast<size_t>(count) * dimension);
+  if (const float* raw = RawVectors(*index_)) {
+    std::copy(raw + static_cast<size_t>(first) * dimension,
+              raw + static_cast<size_t>(first + count) * dimension, vectors.begin());
+    return vectors;
+  }
+  try {
+    for (int64_t i = 0; i < count; ++i) {
+      index_->reconstruct(static_cast<FaissLabel>(first + i),
+                          vectors.data() + static_cast<size_t>(i) * dimension);
+    }
+  } catch (const std::exception& error) {
+    return absl::InternalError(absl::StrCat("FAISS cannot reconstruct vectors: ", error.what()));
+  }
+  return vectors;
+}
+
 absl::StatusOr<std::vector<ScoredLabel>> DenseIndex::ExactSearch(absl::Span<const float> query,
                                                                  int k,
                                                                  const LabelSet* allowed) const {

@@ -92,6 +92,10 @@ class DenseIndex {
   // FAILED_PRECONDITION for a memory-mapped index (read-only).
   absl::Status Add(absl::Span<const float> vectors);
 
+  // The stored vectors of labels first .. first+count-1 (row-major), exact for flat storage,
+  // approximate for compressed codes (PQ, SQ). The indexer uses it to merge shards.
+  absl::StatusOr<std::vector<float>> Reconstruct(int64_t first, int64_t count) const;
+
   // The k best allowed labels for `query`, best first; scores are inner products, or negative
   // squared L2 distances, so higher is always better. `allowed` may be null (all labels).
   absl::StatusOr<std::vector<ScoredLabel>> Search(absl::Span<const float> query, int k,
