@@ -8,8 +8,9 @@ COPY deploy/install-deps.sh deploy/install-deps.sh
 RUN deploy/install-deps.sh && rm -rf /var/lib/apt/lists/*
 COPY . .
 RUN cmake -S . -B /build -G Ninja -DCMAKE_BUILD_TYPE=Release -DQUARRY_BUILD_TESTS=OFF \
- && cmake --build /build --parallel --target quarry-server quarry \
+ && cmake --build /build --parallel --target quarry-server quarry-indexer quarry \
  && install -D -m 0755 /build/server/quarry-server /out/bin/quarry-server \
+ && install -D -m 0755 /build/index/quarry-indexer /out/bin/quarry-indexer \
  && install -D -m 0755 /build/client/quarry /out/bin/quarry
 
 FROM debian:bookworm-slim AS runtime
