@@ -1,16 +1,16 @@
 #include "proto/quarry_serialization.h"
 
+#include <absl/strings/escaping.h>
+#include <absl/strings/str_cat.h>
+#include <absl/strings/string_view.h>
+#include <grpcpp/support/proto_buffer_reader.h>
+
 #include <cstddef>
 #include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
 #include <string_view>
-
-#include <absl/strings/escaping.h>
-#include <absl/strings/str_cat.h>
-#include <absl/strings/string_view.h>
-#include <grpcpp/support/proto_buffer_reader.h>
 
 namespace quarry::v1::serialization {
 namespace {
@@ -336,9 +336,9 @@ grpc::Status DescribeParseFailure(std::string_view wire, const Descriptor& type)
   if (std::optional<std::string> problem = FindInvalidUtf8(type, wire, "", 0)) {
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, *problem);
   }
-  return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                      absl::StrCat("request is not a valid ", type.full_name(),
-                                   ": malformed protobuf"));
+  return grpc::Status(
+      grpc::StatusCode::INVALID_ARGUMENT,
+      absl::StrCat("request is not a valid ", type.full_name(), ": malformed protobuf"));
 }
 
 grpc::Status DeserializeRequest(grpc::ByteBuffer* buffer, google::protobuf::Message* message) {

@@ -27,9 +27,6 @@
 #ifndef QUARRY_PROTO_QUARRY_SERIALIZATION_H_
 #define QUARRY_PROTO_QUARRY_SERIALIZATION_H_
 
-#include <string_view>
-#include <type_traits>
-
 #include <google/protobuf/descriptor.h>
 #include <google/protobuf/message.h>
 #include <grpcpp/impl/codegen/proto_utils.h>
@@ -38,6 +35,9 @@
 #include <grpcpp/support/method_handler.h>
 #include <grpcpp/support/proto_buffer_writer.h>
 #include <grpcpp/support/status.h>
+
+#include <string_view>
+#include <type_traits>
 
 #include "quarry/v1/quarry.pb.h"
 
@@ -50,10 +50,11 @@ grpc::Status DeserializeRequest(grpc::ByteBuffer* buffer, google::protobuf::Mess
 // Why `wire`, which protobuf failed to parse as a `type` message, is invalid: INVALID_ARGUMENT
 // "<path>: is not valid UTF-8" for the first proto3 string field (in wire order, depth first)
 // holding invalid UTF-8, else INVALID_ARGUMENT "request is not a valid <type>: malformed
-// protobuf". Paths: `documents[2].text`, `options.filter.all[1].equals.value.string_value`,
-// `documents[0].metadata['lang'].string_value` (map entries by key); a map key that is itself
-// invalid: "documents[0].metadata: a key is not valid UTF-8". A field of a oneof declared in
-// `type` itself is followed by the oneof's name: "text: is not valid UTF-8 (oneof query)".
+// protobuf". Paths: `documents[2].text`, `ids[1]`, `documents[0].metadata['lang'].string_value`
+// (map entries by key), `options.filter.all.filters[1].equals.value.string_value`; a map key
+// that is itself invalid: "documents[0].metadata: a key is not valid UTF-8". A field of a oneof
+// declared in `type` itself is followed by the oneof's name: "text: is not valid UTF-8 (oneof
+// query)". Only proto3 strings are checked, as protobuf only checks those.
 grpc::Status DescribeParseFailure(std::string_view wire, const google::protobuf::Descriptor& type);
 
 // For client-streaming handlers (synchronous API). ServerReader::Read returns false both at the
@@ -121,9 +122,9 @@ QUARRY_V1_REQUEST_TYPES(QUARRY_V1_DIAGNOSED_REQUEST)
 
 namespace grpc {
 
-#define QUARRY_V1_REQUEST_TRAITS(Type)                  \
-  template <>                                           \
-  class SerializationTraits<::quarry::v1::Type, void>   \
+#define QUARRY_V1_REQUEST_TRAITS(Type)                \
+  template <>                                         \
+  class SerializationTraits<::quarry::v1::Type, void> \
       : public ::quarry::v1::serialization::RequestSerializationTraits<::quarry::v1::Type> {};
 QUARRY_V1_REQUEST_TYPES(QUARRY_V1_REQUEST_TRAITS)
 #undef QUARRY_V1_REQUEST_TRAITS
@@ -133,7 +134,7 @@ namespace internal {
 // The synchronous unary handler as generated (parsing through SerializationTraits<MessageLite>)
 // becomes, for the requests above, the handler parsing through the request type's own traits.
 template <class ServiceType, class RequestType, class ResponseType>
-  requires ::quarry::v1::serialization::kIsDiagnosedRequest<RequestType>
+requires ::quarry::v1::serialization::kIsDiagnosedRequest<RequestType>
 class RpcMethodHandler<ServiceType, RequestType, ResponseType, grpc::protobuf::MessageLite,
                        grpc::protobuf::MessageLite>
     : public RpcMethodHandler<ServiceType, RequestType, ResponseType> {

@@ -48,7 +48,10 @@ grpc::Status DocumentServiceImpl::IngestStream(grpc::ServerContext* context,
   v1::IngestStreamRequest request;
   std::shared_ptr<Collection> collection;
   int64_t messages = 0;
-  while (reader->Read(&request)) {
+  grpc::Status read_status;
+  // Not reader->Read(): it reports a request that fails to parse (e.g. invalid UTF-8) as the
+  // end of the stream, which would answer OK for a stream cut short.
+  while (v1::serialization::ReadRequest(*reader, &request, &read_status)) {
     ++messages;
     if (collection == nullptr) {
       absl::StatusOr<std::shared_ptr<Collection>> found = catalog_->Get(request.collection());
@@ -70,6 +73,12 @@ grpc::Status DocumentServiceImpl::IngestStream(grpc::ServerContext* context,
     }
     response->set_documents(response->documents() + static_cast<int64_t>(result->ids.size()));
     response->set_chunks(response->chunks() + result->chunks);
+  }
+  if (!read_status.ok()) {
+    return grpc::Status(read_status.error_code(),
+                        absl::StrCat("message ", messages + 1, ": ", read_status.error_message(),
+                                     "; ", response->documents(),
+                                     " documents were committed before it"));
   }
   if (context->IsCancelled()) {
     return grpc::Status(grpc::StatusCode::CANCELLED, "the client cancelled the stream");

@@ -1,26 +1,30 @@
 // grpc::SerializationTraits for the quarry.v1 requests (proto/quarry_serialization.h): a request
 // that protobuf refuses to parse gets INVALID_ARGUMENT naming the string field with invalid
 // UTF-8, or saying the bytes are malformed, instead of gRPC's INTERNAL with no message.
-#include "proto/quarry_serialization.h"
-
 #include <google/protobuf/util/message_differencer.h>
 #include <grpcpp/grpcpp.h>
 
 #include <catch2/catch.hpp>
 #include <memory>
+#include <random>
 #include <set>
 #include <string>
 #include <type_traits>
 #include <vector>
 
+#include "proto/quarry_serialization.h"
 #include "quarry/v1/quarry.grpc.pb.h"
 
 namespace quarry::v1 {
 namespace {
 
-const std::vector<std::string> kBadSequences = {
-    "\xff\xfe", "truncated \xc3", "overlong \xc0\xaf", "surrogate \xed\xa0\x80",
-    "beyond U+10FFFF \xf4\x90\x80\x80", "lone continuation \x80", "\xe2\x82"};
+const std::vector<std::string> kBadSequences = {"\xff\xfe",
+                                                "truncated \xc3",
+                                                "overlong \xc0\xaf",
+                                                "surrogate \xed\xa0\x80",
+                                                "beyond U+10FFFF \xf4\x90\x80\x80",
+                                                "lone continuation \x80",
+                                                "\xe2\x82"};
 
 // A buffer of `bytes` split into slices of at most `slice_bytes` bytes.
 grpc::ByteBuffer ToBuffer(const std::string& bytes, size_t slice_bytes = 0) {
@@ -54,11 +58,11 @@ grpc::Status ParseSent(const Message& message) {
   return Parse(Wire(message), &parsed);
 }
 
-#define CHECK_INVALID(status_expression, expected_message)                       \
-  do {                                                                          \
-    const grpc::Status status_ = (status_expression);                           \
-    CHECK(status_.error_code() == grpc::StatusCode::INVALID_ARGUMENT);          \
-    CHECK(status_.error_message() == (expected_message));                       \
+#define CHECK_INVALID(status_expression, expected_message)             \
+  do {                                                                 \
+    const grpc::Status status_ = (status_expression);                  \
+    CHECK(status_.error_code() == grpc::StatusCode::INVALID_ARGUMENT); \
+    CHECK(status_.error_message() == (expected_message));              \
   } while (false)
 
 Document Doc(const std::string& id, const std::string& text) {
@@ -89,12 +93,12 @@ TEST_CASE("Every request type of every service uses the diagnosing traits", "[se
   static_assert(!std::is_base_of_v<RequestSerializationTraits<IngestResponse>,
                                    grpc::SerializationTraits<IngestResponse>>);
   // The synchronous unary handler as generated parses through the request type's traits.
-  static_assert(std::is_base_of_v<
-                grpc::internal::RpcMethodHandler<DocumentService::Service, IngestRequest,
-                                                 IngestResponse>,
-                grpc::internal::RpcMethodHandler<DocumentService::Service, IngestRequest,
-                                                 IngestResponse, grpc::protobuf::MessageLite,
-                                                 grpc::protobuf::MessageLite>>);
+  static_assert(
+      std::is_base_of_v<
+          grpc::internal::RpcMethodHandler<DocumentService::Service, IngestRequest, IngestResponse>,
+          grpc::internal::RpcMethodHandler<DocumentService::Service, IngestRequest, IngestResponse,
+                                           grpc::protobuf::MessageLite,
+                                           grpc::protobuf::MessageLite>>);
   // Which request types have them, by name, against the services' methods.
   std::set<std::string> covered;
   auto add = [&covered]<class T>(const T*) {
@@ -158,7 +162,8 @@ TEST_CASE("Invalid UTF-8 in a document names the document and field", "[serializ
 
     IngestRequest value = ThreeDocuments();
     (*value.mutable_documents(1)->mutable_metadata())["lang"].set_string_value("value " + bad);
-    CHECK_INVALID(ParseSent(value), "documents[1].metadata['lang'].string_value: is not valid UTF-8");
+    CHECK_INVALID(ParseSent(value),
+                  "documents[1].metadata['lang'].string_value: is not valid UTF-8");
 
     IngestRequest key = ThreeDocuments();
     (*key.mutable_documents(0)->mutable_metadata())["key " + bad].set_bool_value(true);
@@ -281,11 +286,12 @@ TEST_CASE("Invalid UTF-8 in the other requests", "[serialization]") {
 }
 
 TEST_CASE("Bytes that are not a protobuf message are malformed", "[serialization]") {
-  const std::string malformed = "request is not a valid quarry.v1.IngestRequest: malformed protobuf";
+  const std::string malformed =
+      "request is not a valid quarry.v1.IngestRequest: malformed protobuf";
   IngestRequest parsed;
   CHECK_INVALID(Parse(std::string("\xff\xff\xff\xff", 4), &parsed), malformed);
-  CHECK_INVALID(Parse(std::string("\x00\x01", 2), &parsed), malformed);  // field number 0
-  CHECK_INVALID(Parse("\x12\x05" "ab", &parsed), malformed);             // truncated
+  CHECK_INVALID(Parse(std::string("\x00\x01", 2), &parsed), malformed);         // field number 0
+  CHECK_INVALID(Parse(std::string("\x12\x05", 2) + "ab", &parsed), malformed);  // truncated
   const std::string wire = Wire(ThreeDocuments());
   CHECK_INVALID(Parse(wire.substr(0, wire.size() - 3), &parsed), malformed);
   CHECK_INVALID(Parse(std::string("\x0f", 1), &parsed), malformed);  // wire type 7
@@ -325,6 +331,50 @@ TEST_CASE("Nesting beyond protobuf's recursion limit is malformed", "[serializat
   CHECK_INVALID(Parse(Wire(nested), &parsed), path + ".equals.field: is not valid UTF-8");
 }
 
+TEST_CASE("Corrupted requests never crash and are OK or INVALID_ARGUMENT", "[serialization]") {
+  SearchRequest search;
+  search.set_collection("docs");
+  search.set_text("honey bees");
+  search.mutable_options()
+      ->mutable_filter()
+      ->mutable_all()
+      ->add_filters()
+      ->mutable_equals()
+      ->mutable_value()
+      ->set_string_value("fr");
+  const std::vector<std::string> wires = {Wire(ThreeDocuments()), Wire(search)};
+  std::mt19937 random(12345);
+  for (int round = 0; round < 3000; ++round) {
+    std::string wire = wires[round % wires.size()];
+    const int edits = 1 + static_cast<int>(random() % 4);
+    for (int e = 0; e < edits && !wire.empty(); ++e) {
+      const size_t at = random() % wire.size();
+      switch (random() % 3) {
+        case 0:
+          wire[at] = static_cast<char>(random() & 0xFF);
+          break;
+        case 1:
+          wire.erase(at, 1);
+          break;
+        default:
+          wire.insert(at, 1, static_cast<char>(random() & 0xFF));
+          break;
+      }
+    }
+    grpc::Status status;
+    if (round % 2 == 0) {
+      IngestRequest parsed;
+      status = Parse(wire, &parsed, 1 + round % 7);
+    } else {
+      SearchRequest parsed;
+      status = Parse(wire, &parsed, 1 + round % 7);
+    }
+    INFO("round " << round);
+    CHECK((status.ok() || status.error_code() == grpc::StatusCode::INVALID_ARGUMENT));
+    CHECK((status.ok() || !status.error_message().empty()));
+  }
+}
+
 // A stand-in for grpc::ServerReader: its Read deserializes what it is given, as gRPC's does.
 class FakeReader {
  public:
@@ -339,8 +389,7 @@ class FakeReader {
   size_t next_ = 0;
 };
 
-TEST_CASE("ReadRequest tells a bad stream message from the end of the stream",
-          "[serialization]") {
+TEST_CASE("ReadRequest tells a bad stream message from the end of the stream", "[serialization]") {
   IngestStreamRequest good;
   good.set_collection("docs");
   *good.add_documents() = Doc("a", "Fine.");
@@ -436,7 +485,8 @@ TEST_CASE("A gRPC server answers INVALID_ARGUMENT naming the field", "[serializa
     writer->Write(bad);
     writer->Write(good);
     writer->WritesDone();
-    CHECK_INVALID(writer->Finish(), "documents[0].metadata['lang'].string_value: is not valid UTF-8");
+    CHECK_INVALID(writer->Finish(),
+                  "documents[0].metadata['lang'].string_value: is not valid UTF-8");
   }
   {
     std::unique_ptr<GenerationService::Stub> generate = GenerationService::NewStub(channel);
