@@ -5,7 +5,6 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
-#include <cstring>
 #include <limits>
 #include <string>
 #include <utility>
@@ -20,6 +19,7 @@
 #include "absl/types/span.h"
 #include "index/search/label_set.h"
 #include "index/search/scored_label.h"
+#include "index/store/binary_codec.h"
 
 namespace quarry {
 namespace {
@@ -52,77 +52,8 @@ constexpr uint32_t kVersion = 1;
 constexpr uint64_t kMinTermBytes = 4;
 constexpr uint64_t kMinPostingBytes = 2;
 
-void PutVarint(uint64_t value, std::string* out) {
-  while (value >= 0x80) {
-    out->push_back(static_cast<char>((value & 0x7f) | 0x80));
-    value >>= 7;
-  }
-  out->push_back(static_cast<char>(value));
-}
-
-template <typename T>
-void PutFixed(T value, std::string* out) {
-  char bytes[sizeof(T)];
-  std::memcpy(bytes, &value, sizeof(T));
-  out->append(bytes, sizeof(T));
-}
-
-// Reads serialized bytes front to back; every read checks what is left first.
-class Reader {
- public:
-  explicit Reader(absl::string_view bytes) : bytes_(bytes) {}
-
-  size_t remaining() const { return bytes_.size() - pos_; }
-
-  absl::Status Error(absl::string_view what) const {
-    return absl::DataLossError(
-        absl::StrCat("lexical index: ", what, " at byte ", pos_, " of ", bytes_.size()));
-  }
-
-  template <typename T>
-  absl::Status Fixed(absl::string_view field, T* out) {
-    if (remaining() < sizeof(T)) return Error(absl::StrCat("truncated ", field));
-    std::memcpy(out, bytes_.data() + pos_, sizeof(T));
-    pos_ += sizeof(T);
-    return absl::OkStatus();
-  }
-
-  absl::Status Varint(absl::string_view field, uint64_t* out) {
-    uint64_t value = 0;
-    for (int shift = 0; shift < 64; shift += 7) {
-      if (remaining() < 1) return Error(absl::StrCat("truncated ", field));
-      const uint8_t byte = static_cast<uint8_t>(bytes_[pos_++]);
-      if (shift == 63 && byte > 1) return Error(absl::StrCat("overlong ", field));
-      value |= static_cast<uint64_t>(byte & 0x7f) << shift;
-      if ((byte & 0x80) == 0) {
-        *out = value;
-        return absl::OkStatus();
-      }
-    }
-    return Error(absl::StrCat("overlong ", field));
-  }
-
-  // A count of items of at least `min_bytes` each, so a corrupt count cannot make the
-  // decoder reserve more than the input could hold.
-  absl::Status Count(absl::string_view field, uint64_t min_bytes, uint64_t* out) {
-    if (absl::Status s = Varint(field, out); !s.ok()) return s;
-    if (*out > remaining() / min_bytes) {
-      return Error(absl::StrCat(field, " ", *out, " exceeds the remaining bytes"));
-    }
-    return absl::OkStatus();
-  }
-
-  absl::Status Bytes(absl::string_view field, uint64_t length, absl::string_view* out) {
-    if (length > remaining()) return Error(absl::StrCat("truncated ", field));
-    *out = bytes_.substr(pos_, length);
-    pos_ += length;
-    return absl::OkStatus();
-  }
-
- private:
-  absl::string_view bytes_;
-  size_t pos_ = 0;
-};
+using binary_codec::ByteReader;
+using binary_codec::ByteWriter;
 
 }  // namespace
 
@@ -133,17 +64,18 @@ int64_t Bm25Index::document_frequency(absl::string_view term) const {
 
 std::string Bm25Index::Serialize() const {
   std::string out;
-  PutFixed(kMagic, &out);
-  PutFixed(kVersion, &out);
-  PutVarint(chunk_lengths_.size(), &out);
-  for (const uint32_t length : chunk_lengths_) PutVarint(length, &out);
+  ByteWriter writer(&out);
+  writer.PutFixed(kMagic);
+  writer.PutFixed(kVersion);
+  writer.PutVarint(chunk_lengths_.size());
+  for (const uint32_t length : chunk_lengths_) writer.PutVarint(length);
   const size_t labels = chunk_lengths_.size();
   for (size_t word = 0; word < (labels + 63) / 64; ++word) {
     uint64_t bits = 0;
     for (size_t bit = 0; bit < 64 && word * 64 + bit < labels; ++bit) {
       if (live_.Contains(static_cast<int64_t>(word * 64 + bit))) bits |= uint64_t{1} << bit;
     }
-    PutFixed(bits, &out);
+    writer.PutFixed(bits);
   }
 
   // Terms with live postings, in byte order, with their live posting counts.
@@ -161,16 +93,15 @@ std::string Bm25Index::Serialize() const {
   }
   std::sort(live_terms.begin(), live_terms.end(),
             [](const LiveTerm& a, const LiveTerm& b) { return a.text < b.text; });
-  PutVarint(live_terms.size(), &out);
+  writer.PutVarint(live_terms.size());
   for (const auto& [text, term, postings] : live_terms) {
-    PutVarint(text.size(), &out);
-    out.append(text.data(), text.size());
-    PutVarint(postings, &out);
+    writer.PutString(text);
+    writer.PutVarint(postings);
     int64_t next = 0;  // the smallest label the next posting may have
     for (const Posting& posting : term->postings) {
       if (!live_.Contains(posting.label)) continue;
-      PutVarint(static_cast<uint64_t>(posting.label - next), &out);
-      PutVarint(posting.term_frequency, &out);
+      writer.PutVarint(static_cast<uint64_t>(posting.label - next));
+      writer.PutVarint(posting.term_frequency);
       next = posting.label + 1;
     }
   }
@@ -178,7 +109,7 @@ std::string Bm25Index::Serialize() const {
 }
 
 absl::StatusOr<Bm25Index> Bm25Index::Deserialize(absl::string_view bytes) {
-  Reader in(bytes);
+  ByteReader in(bytes, "lexical index");
   uint32_t magic = 0;
   uint32_t version = 0;
   if (absl::Status s = in.Fixed("magic", &magic); !s.ok()) return s;

@@ -19,6 +19,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "index/store/binary_codec.h"
 
 namespace quarry::shard_format {
 namespace {
@@ -57,83 +58,8 @@ struct ChunkStoreHeader {
 };
 static_assert(sizeof(ChunkStoreHeader) == kChunkStoreHeaderSize);
 
-template <typename T>
-void PutFixed(T value, std::string* out) {
-  char bytes[sizeof(T)];
-  std::memcpy(bytes, &value, sizeof(T));
-  out->append(bytes, sizeof(T));
-}
-
-void PutString32(absl::string_view s, std::string* out) {
-  PutFixed(static_cast<uint32_t>(s.size()), out);
-  out->append(s.data(), s.size());
-}
-
-void PutVarint(uint64_t value, std::string* out) {
-  while (value >= 0x80) {
-    out->push_back(static_cast<char>((value & 0x7f) | 0x80));
-    value >>= 7;
-  }
-  out->push_back(static_cast<char>(value));
-}
-
-// Reads a buffer front to back; every read checks the bytes left first. Errors name the file
-// (`what`) and the offset.
-class Reader {
- public:
-  Reader(absl::string_view what, absl::string_view bytes) : what_(what), bytes_(bytes) {}
-
-  size_t remaining() const { return bytes_.size() - pos_; }
-
-  absl::Status Error(absl::string_view problem) const {
-    return absl::DataLossError(
-        absl::StrCat(what_, ": ", problem, " at byte ", pos_, " of ", bytes_.size()));
-  }
-
-  template <typename T>
-  absl::Status Fixed(absl::string_view field, T* out) {
-    if (remaining() < sizeof(T)) return Error(absl::StrCat("truncated ", field));
-    std::memcpy(out, bytes_.data() + pos_, sizeof(T));
-    pos_ += sizeof(T);
-    return absl::OkStatus();
-  }
-
-  absl::Status Varint(absl::string_view field, uint64_t* out) {
-    uint64_t value = 0;
-    for (int shift = 0; shift < 64; shift += 7) {
-      if (remaining() < 1) return Error(absl::StrCat("truncated ", field));
-      const uint8_t byte = static_cast<uint8_t>(bytes_[pos_++]);
-      if (shift == 63 && byte > 1) return Error(absl::StrCat("overlong ", field));
-      value |= static_cast<uint64_t>(byte & 0x7f) << shift;
-      if ((byte & 0x80) == 0) {
-        *out = value;
-        return absl::OkStatus();
-      }
-    }
-    return Error(absl::StrCat("overlong ", field));
-  }
-
-  absl::Status Bytes(absl::string_view field, uint64_t length, absl::string_view* out) {
-    if (length > remaining()) return Error(absl::StrCat("truncated ", field));
-    *out = bytes_.substr(pos_, length);
-    pos_ += length;
-    return absl::OkStatus();
-  }
-
-  absl::Status String32(absl::string_view field, std::string* out) {
-    uint32_t length = 0;
-    absl::string_view bytes;
-    if (absl::Status s = Fixed(field, &length); !s.ok()) return s;
-    if (absl::Status s = Bytes(field, length, &bytes); !s.ok()) return s;
-    out->assign(bytes.data(), bytes.size());
-    return absl::OkStatus();
-  }
-
- private:
-  absl::string_view what_;
-  absl::string_view bytes_;
-  size_t pos_ = 0;
-};
+using binary_codec::ByteReader;
+using binary_codec::ByteWriter;
 
 // A file name a SHARD may list: a plain name inside the shard directory.
 bool IsPlainFileName(absl::string_view name) {
@@ -152,28 +78,29 @@ uint32_t Crc32(absl::string_view bytes, uint32_t crc) {
 
 std::string EncodeShardHeader(const ShardHeader& header) {
   std::string out;
-  PutFixed(kHeaderMagic, &out);
-  PutFixed(kFormatVersion, &out);
-  PutString32(header.shard_id, &out);
-  PutFixed(header.documents, &out);
-  PutFixed(header.chunks, &out);
-  PutFixed(static_cast<uint32_t>(header.dimension), &out);
-  PutFixed(header.metric == Metric::kL2 ? kMetricL2 : kMetricInnerProduct, &out);
-  PutFixed(static_cast<uint8_t>(header.dense_trained ? 1 : 0), &out);
-  PutFixed(uint16_t{0}, &out);
-  PutString32(header.index_spec, &out);
-  PutFixed(static_cast<uint32_t>(header.files.size()), &out);
+  ByteWriter writer(&out);
+  writer.PutFixed(kHeaderMagic);
+  writer.PutFixed(kFormatVersion);
+  writer.PutString32(header.shard_id);
+  writer.PutFixed(header.documents);
+  writer.PutFixed(header.chunks);
+  writer.PutFixed(static_cast<uint32_t>(header.dimension));
+  writer.PutFixed(header.metric == Metric::kL2 ? kMetricL2 : kMetricInnerProduct);
+  writer.PutFixed(static_cast<uint8_t>(header.dense_trained ? 1 : 0));
+  writer.PutFixed(uint16_t{0});
+  writer.PutString32(header.index_spec);
+  writer.PutFixed(static_cast<uint32_t>(header.files.size()));
   for (const FileEntry& file : header.files) {
-    PutString32(file.name, &out);
-    PutFixed(file.size, &out);
-    PutFixed(file.crc32, &out);
+    writer.PutString32(file.name);
+    writer.PutFixed(file.size);
+    writer.PutFixed(file.crc32);
   }
-  PutFixed(Crc32(out), &out);
+  writer.PutFixed(Crc32(out));
   return out;
 }
 
 absl::StatusOr<ShardHeader> DecodeShardHeader(absl::string_view bytes) {
-  Reader in(kHeaderFile, bytes);
+  ByteReader in(bytes, kHeaderFile);
   uint32_t magic = 0;
   uint32_t version = 0;
   if (absl::Status s = in.Fixed("magic", &magic); !s.ok()) return s;
@@ -188,7 +115,7 @@ absl::StatusOr<ShardHeader> DecodeShardHeader(absl::string_view bytes) {
   std::memcpy(&stored_crc, bytes.data() + body.size(), sizeof(stored_crc));
   if (Crc32(body) != stored_crc) return in.Error("checksum mismatch");
 
-  Reader fields(kHeaderFile, body);
+  ByteReader fields(body, kHeaderFile);
   ShardHeader header;
   uint32_t dimension = 0;
   uint8_t metric = 0;
@@ -232,30 +159,27 @@ absl::StatusOr<ShardHeader> DecodeShardHeader(absl::string_view bytes) {
 // --- Metadata --------------------------------------------------------------------------------
 
 void EncodeMetadata(const Metadata& metadata, std::string* out) {
-  PutVarint(metadata.size(), out);
+  ByteWriter writer(out);
+  writer.PutVarint(metadata.size());
   for (const auto& [key, value] : metadata) {
-    PutVarint(key.size(), out);
-    out->append(key);
-    out->push_back(static_cast<char>(value.index()));
+    writer.PutString(key);
+    writer.PutByte(static_cast<uint8_t>(value.index()));
     switch (value.index()) {
-      case kKindString: {
-        const std::string& text = std::get<kKindString>(value);
-        PutVarint(text.size(), out);
-        out->append(text);
+      case kKindString:
+        writer.PutString(std::get<kKindString>(value));
         break;
-      }
       case kKindNumber:
-        PutFixed(std::get<kKindNumber>(value), out);
+        writer.PutFixed(std::get<kKindNumber>(value));
         break;
       case kKindBool:
-        out->push_back(std::get<kKindBool>(value) ? 1 : 0);
+        writer.PutByte(std::get<kKindBool>(value) ? 1 : 0);
         break;
     }
   }
 }
 
 absl::Status DecodeMetadata(absl::string_view blob, Metadata* metadata) {
-  Reader in("chunks.bin metadata", blob);
+  ByteReader in(blob, "chunks.bin metadata");
   uint64_t count = 0;
   if (absl::Status s = in.Varint("metadata count", &count); !s.ok()) return s;
   if (count > in.remaining() / kMinMetadataEntryBytes) {
@@ -332,7 +256,8 @@ absl::Status EncodeChunkStore(const std::vector<StoredDocument>& documents,
   header.string_region_size = strings;
 
   std::string table;
-  PutFixed(header, &table);
+  ByteWriter writer(&table);
+  writer.PutFixed(header);
   table.reserve(static_cast<size_t>(header.string_region_offset));
   uint64_t offset = 0;
   int64_t label = 0;
@@ -354,14 +279,13 @@ absl::Status EncodeChunkStore(const std::vector<StoredDocument>& documents,
     record.first_label = label;
     record.chunk_count = static_cast<uint32_t>(document.chunks.size());
     label += static_cast<int64_t>(document.chunks.size());
-    PutFixed(record, &table);
+    writer.PutFixed(record);
   }
   for (size_t i = 0; i < documents.size(); ++i) {
     for (size_t c = 0; c < documents[i].chunks.size(); ++c) {
       const StoredChunk& chunk = documents[i].chunks[c];
-      PutFixed(
-          ChunkRecord{static_cast<uint32_t>(i), static_cast<uint32_t>(c), chunk.start, chunk.end},
-          &table);
+      writer.PutFixed(
+          ChunkRecord{static_cast<uint32_t>(i), static_cast<uint32_t>(c), chunk.start, chunk.end});
     }
   }
   if (absl::Status s = write(table); !s.ok()) return s;
@@ -378,7 +302,7 @@ absl::Status EncodeChunkStore(const std::vector<StoredDocument>& documents,
 
 absl::StatusOr<ChunkStoreView> ChunkStoreView::Parse(absl::string_view bytes) {
   constexpr absl::string_view kWhat = "chunks.bin";
-  Reader in(kWhat, bytes);
+  ByteReader in(bytes, kWhat);
   ChunkStoreHeader header{};
   if (absl::Status s = in.Fixed("header", &header); !s.ok()) return s;
   if (header.magic != kChunkStoreMagic) return in.Error("bad magic (not a chunk store)");

@@ -2,7 +2,6 @@
 
 #include <bit>
 #include <cstddef>
-#include <cstring>
 #include <limits>
 #include <string>
 #include <type_traits>
@@ -13,6 +12,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "index/store/binary_codec.h"
 
 namespace quarry {
 namespace {
@@ -41,137 +41,38 @@ constexpr uint64_t kMinMetadataBytes = 3;  // empty key, kind, bool or empty str
 constexpr uint64_t kMinChunkBytes = 3;     // start, end, dim = 0
 constexpr uint64_t kMinIdBytes = 1;        // empty string
 
-void PutVarint(uint64_t value, std::string* out) {
-  while (value >= 0x80) {
-    out->push_back(static_cast<char>((value & 0x7f) | 0x80));
-    value >>= 7;
-  }
-  out->push_back(static_cast<char>(value));
-}
+using binary_codec::ByteReader;
+using binary_codec::ByteWriter;
 
-void PutString(std::string_view s, std::string* out) {
-  PutVarint(s.size(), out);
-  out->append(s);
-}
-
-template <typename T>
-void PutRaw(const T& value, std::string* out) {
-  out->append(reinterpret_cast<const char*>(&value), sizeof(value));
-}
-
-void PutDocument(const StoredDocument& doc, std::string* out) {
-  PutString(doc.id, out);
-  PutString(doc.title, out);
-  PutString(doc.text, out);
-  PutVarint(doc.metadata.size(), out);
+void PutDocument(const StoredDocument& doc, ByteWriter& out) {
+  out.PutString(doc.id);
+  out.PutString(doc.title);
+  out.PutString(doc.text);
+  out.PutVarint(doc.metadata.size());
   for (const auto& [key, value] : doc.metadata) {
-    PutString(key, out);
-    out->push_back(static_cast<char>(value.index()));
+    out.PutString(key);
+    out.PutByte(static_cast<uint8_t>(value.index()));
     switch (value.index()) {
       case kKindString:
-        PutString(std::get<kKindString>(value), out);
+        out.PutString(std::get<kKindString>(value));
         break;
       case kKindNumber:
-        PutRaw(std::get<kKindNumber>(value), out);
+        out.PutFixed(std::get<kKindNumber>(value));
         break;
       case kKindBool:
-        out->push_back(std::get<kKindBool>(value) ? 1 : 0);
+        out.PutByte(std::get<kKindBool>(value) ? 1 : 0);
         break;
     }
   }
-  PutVarint(doc.chunks.size(), out);
+  out.PutVarint(doc.chunks.size());
   for (const StoredChunk& chunk : doc.chunks) {
-    PutVarint(chunk.start, out);
-    PutVarint(chunk.end, out);
-    PutVarint(chunk.vector.size(), out);
-    if (!chunk.vector.empty()) {
-      out->append(reinterpret_cast<const char*>(chunk.vector.data()),
-                  chunk.vector.size() * sizeof(float));
-    }
+    out.PutVarint(chunk.start);
+    out.PutVarint(chunk.end);
+    out.PutFloats(chunk.vector);
   }
 }
 
-// Reads a payload front to back. Every read checks the bytes left first; an error names the
-// field and the byte offset so that a corrupt record can be found with a hex dump.
-class Decoder {
- public:
-  explicit Decoder(std::string_view payload) : payload_(payload) {}
-
-  size_t remaining() const { return payload_.size() - pos_; }
-
-  absl::Status Error(absl::string_view what) const {
-    return absl::DataLossError(
-        absl::StrCat("log record: ", what, " at byte ", pos_, " of ", payload_.size()));
-  }
-
-  absl::Status Byte(absl::string_view field, uint8_t* out) {
-    if (remaining() < 1) return Error(absl::StrCat("truncated ", field));
-    *out = static_cast<uint8_t>(payload_[pos_++]);
-    return absl::OkStatus();
-  }
-
-  absl::Status Varint(absl::string_view field, uint64_t* out) {
-    uint64_t value = 0;
-    for (int shift = 0; shift < 64; shift += 7) {
-      if (remaining() < 1) return Error(absl::StrCat("truncated varint ", field));
-      const uint8_t byte = static_cast<uint8_t>(payload_[pos_++]);
-      // The tenth byte holds bit 63 only; anything more does not fit in 64 bits.
-      if (shift == 63 && byte > 1) return Error(absl::StrCat("varint overflow in ", field));
-      value |= static_cast<uint64_t>(byte & 0x7f) << shift;
-      if ((byte & 0x80) == 0) {
-        *out = value;
-        return absl::OkStatus();
-      }
-    }
-    return Error(absl::StrCat("varint overflow in ", field));
-  }
-
-  // A count of elements that take at least `min_bytes` each; bounded by what is left.
-  absl::Status Count(absl::string_view field, uint64_t min_bytes, uint64_t* out) {
-    if (absl::Status s = Varint(field, out); !s.ok()) return s;
-    if (*out > remaining() / min_bytes) {
-      return Error(absl::StrCat(field, " ", *out, " exceeds the remaining bytes"));
-    }
-    return absl::OkStatus();
-  }
-
-  absl::Status String(absl::string_view field, std::string* out) {
-    uint64_t length = 0;
-    if (absl::Status s = Varint(field, &length); !s.ok()) return s;
-    if (length > remaining()) {
-      return Error(absl::StrCat(field, " length ", length, " exceeds the remaining bytes"));
-    }
-    out->assign(payload_.data() + pos_, length);
-    pos_ += length;
-    return absl::OkStatus();
-  }
-
-  absl::Status Double(absl::string_view field, double* out) {
-    if (remaining() < sizeof(double)) return Error(absl::StrCat("truncated ", field));
-    std::memcpy(out, payload_.data() + pos_, sizeof(double));
-    pos_ += sizeof(double);
-    return absl::OkStatus();
-  }
-
-  absl::Status Floats(absl::string_view field, std::vector<float>* out) {
-    uint64_t dim = 0;
-    if (absl::Status s = Varint(field, &dim); !s.ok()) return s;
-    if (dim > remaining() / sizeof(float)) {
-      return Error(absl::StrCat(field, " dimension ", dim, " exceeds the remaining bytes"));
-    }
-    out->resize(dim);
-    if (dim == 0) return absl::OkStatus();  // memcpy to an empty vector's null data() is UB
-    std::memcpy(out->data(), payload_.data() + pos_, dim * sizeof(float));
-    pos_ += dim * sizeof(float);
-    return absl::OkStatus();
-  }
-
- private:
-  std::string_view payload_;
-  size_t pos_ = 0;
-};
-
-absl::Status DecodeMetadata(Decoder& in, Metadata* metadata) {
+absl::Status DecodeMetadata(ByteReader& in, Metadata* metadata) {
   uint64_t count = 0;
   if (absl::Status s = in.Count("metadata count", kMinMetadataBytes, &count); !s.ok()) return s;
   for (uint64_t i = 0; i < count; ++i) {
@@ -189,7 +90,7 @@ absl::Status DecodeMetadata(Decoder& in, Metadata* metadata) {
       }
       case kKindNumber: {
         double number = 0;
-        if (absl::Status s = in.Double("metadata number", &number); !s.ok()) return s;
+        if (absl::Status s = in.Fixed("metadata number", &number); !s.ok()) return s;
         value = number;
         break;
       }
@@ -211,7 +112,7 @@ absl::Status DecodeMetadata(Decoder& in, Metadata* metadata) {
   return absl::OkStatus();
 }
 
-absl::Status DecodeChunks(Decoder& in, size_t text_size, std::vector<StoredChunk>* chunks) {
+absl::Status DecodeChunks(ByteReader& in, size_t text_size, std::vector<StoredChunk>* chunks) {
   uint64_t count = 0;
   if (absl::Status s = in.Count("chunk count", kMinChunkBytes, &count); !s.ok()) return s;
   chunks->reserve(count);
@@ -233,7 +134,7 @@ absl::Status DecodeChunks(Decoder& in, size_t text_size, std::vector<StoredChunk
   return absl::OkStatus();
 }
 
-absl::Status DecodeDocument(Decoder& in, StoredDocument* doc) {
+absl::Status DecodeDocument(ByteReader& in, StoredDocument* doc) {
   if (absl::Status s = in.String("document id", &doc->id); !s.ok()) return s;
   if (absl::Status s = in.String("document title", &doc->title); !s.ok()) return s;
   if (absl::Status s = in.String("document text", &doc->text); !s.ok()) return s;
@@ -248,20 +149,21 @@ absl::Status DecodeDocument(Decoder& in, StoredDocument* doc) {
 
 std::string EncodeLogRecord(const LogRecord& record) {
   std::string out;
-  out.push_back(static_cast<char>(kVersion));
-  out.push_back(static_cast<char>(record.type));
+  ByteWriter writer(&out);
+  writer.PutByte(kVersion);
+  writer.PutByte(static_cast<uint8_t>(record.type));
   if (record.type == LogRecord::Type::kDelete) {
-    PutVarint(record.deleted_ids.size(), &out);
-    for (const std::string& id : record.deleted_ids) PutString(id, &out);
+    writer.PutVarint(record.deleted_ids.size());
+    for (const std::string& id : record.deleted_ids) writer.PutString(id);
   } else {
-    PutVarint(record.documents.size(), &out);
-    for (const StoredDocument& doc : record.documents) PutDocument(doc, &out);
+    writer.PutVarint(record.documents.size());
+    for (const StoredDocument& doc : record.documents) PutDocument(doc, writer);
   }
   return out;
 }
 
 absl::StatusOr<LogRecord> DecodeLogRecord(std::string_view payload) {
-  Decoder in(payload);
+  ByteReader in(absl::string_view(payload.data(), payload.size()), "log record");
   uint8_t version = 0;
   if (absl::Status s = in.Byte("version", &version); !s.ok()) return s;
   if (version != kVersion)
