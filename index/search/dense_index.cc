@@ -46,6 +46,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
 #include "index/search/label_set.h"
+#include "index/store/filesystem.h"
 #include "index/search/scored_label.h"
 
 namespace quarry {
@@ -91,24 +92,6 @@ class ScopedOpenMpThreads {
  private:
   int previous_;
 };
-
-// A status for a failed system call on `path`.
-absl::Status ErrnoError(absl::string_view operation, const std::string& path, int error) {
-  const std::string message =
-      absl::StrCat(operation, " ", absl::string_view(path), ": ", std::strerror(error));
-  switch (error) {
-    case ENOENT:
-      return absl::NotFoundError(message);
-    case ENOSPC:
-    case EDQUOT:
-      return absl::ResourceExhaustedError(message);
-    case EACCES:
-    case EPERM:
-      return absl::PermissionDeniedError(message);
-    default:
-      return absl::InternalError(message);
-  }
-}
 
 // Lets FAISS skip disallowed labels during the search itself (the HNSW graph is still
 // traversed through them, but they never enter the result heap).
@@ -360,7 +343,7 @@ absl::StatusOr<std::unique_ptr<DenseIndex>> DenseIndex::ReadFromFile(const std::
                                                                      int dimension, Metric metric,
                                                                      bool trained) {
   struct stat info;
-  if (stat(path.c_str(), &info) != 0) return ErrnoError("stat", path, errno);
+  if (stat(path.c_str(), &info) != 0) return ErrnoStatus("stat", path, errno);
   std::unique_ptr<faiss::Index> index;
   try {
     // IO_FLAG_MMAP only changes how IVF array inverted lists are read (FAISS 1.7.3): they
@@ -407,7 +390,7 @@ absl::Status DenseIndex::WriteToFile(const std::string& path) const {
         "a memory-mapped dense index cannot be written; build a new one");
   }
   std::FILE* file = std::fopen(path.c_str(), "wb");
-  if (file == nullptr) return ErrnoError("open", path, errno);
+  if (file == nullptr) return ErrnoStatus("open", path, errno);
   try {
     faiss::write_index(index_.get(), file);
   } catch (const std::exception& e) {
@@ -418,9 +401,9 @@ absl::Status DenseIndex::WriteToFile(const std::string& path) const {
   if (std::fflush(file) != 0 || fsync(fileno(file)) != 0) {
     const int error = errno;
     std::fclose(file);
-    return ErrnoError("write", path, error);
+    return ErrnoStatus("write", path, error);
   }
-  if (std::fclose(file) != 0) return ErrnoError("close", path, errno);
+  if (std::fclose(file) != 0) return ErrnoStatus("close", path, errno);
   return absl::OkStatus();
 }
 
