@@ -114,7 +114,9 @@ v1::Collection CollectionToProto(const CollectionConfig& config,
   stats.set_chunks(statistics.chunks);
   stats.set_text_bytes(statistics.text_bytes);
   stats.set_disk_bytes(statistics.disk_bytes);
-  stats.set_fresh_chunks(statistics.chunks);
+  stats.set_shards(statistics.shards);
+  stats.set_generation(static_cast<int64_t>(statistics.generation));
+  stats.set_fresh_chunks(statistics.fresh_chunks);
   return out;
 }
 
