@@ -20,6 +20,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "index/store/binary_codec.h"
+#include "index/store/metadata_codec.h"
 
 namespace quarry::shard_format {
 namespace {
@@ -35,15 +36,6 @@ constexpr uint64_t kChunkStoreHeaderSize = 64;
 constexpr uint8_t kMetricInnerProduct = 0;
 constexpr uint8_t kMetricL2 = 1;
 
-// The metadata kinds are the indexes of MetadataValue's alternatives (see document.h).
-constexpr uint8_t kKindString = 0;
-constexpr uint8_t kKindNumber = 1;
-constexpr uint8_t kKindBool = 2;
-static_assert(std::is_same_v<std::variant_alternative_t<kKindString, MetadataValue>, std::string>);
-static_assert(std::is_same_v<std::variant_alternative_t<kKindNumber, MetadataValue>, double>);
-static_assert(std::is_same_v<std::variant_alternative_t<kKindBool, MetadataValue>, bool>);
-// The fewest bytes a metadata entry takes: empty key, kind, one-byte value.
-constexpr uint64_t kMinMetadataEntryBytes = 3;
 
 struct ChunkStoreHeader {
   uint32_t magic;
@@ -160,71 +152,12 @@ absl::StatusOr<ShardHeader> DecodeShardHeader(absl::string_view bytes) {
 
 void EncodeMetadata(const Metadata& metadata, std::string* out) {
   ByteWriter writer(out);
-  writer.PutVarint(metadata.size());
-  for (const auto& [key, value] : metadata) {
-    writer.PutString(key);
-    writer.PutByte(static_cast<uint8_t>(value.index()));
-    switch (value.index()) {
-      case kKindString:
-        writer.PutString(std::get<kKindString>(value));
-        break;
-      case kKindNumber:
-        writer.PutFixed(std::get<kKindNumber>(value));
-        break;
-      case kKindBool:
-        writer.PutByte(std::get<kKindBool>(value) ? 1 : 0);
-        break;
-    }
-  }
+  PutMetadata(metadata, writer);
 }
 
 absl::Status DecodeMetadata(absl::string_view blob, Metadata* metadata) {
   ByteReader in(blob, "chunks.bin metadata");
-  uint64_t count = 0;
-  if (absl::Status s = in.Varint("metadata count", &count); !s.ok()) return s;
-  if (count > in.remaining() / kMinMetadataEntryBytes) {
-    return in.Error("metadata count exceeds the blob");
-  }
-  const std::string* previous_key = nullptr;
-  for (uint64_t i = 0; i < count; ++i) {
-    uint64_t length = 0;
-    absl::string_view key;
-    uint8_t kind = 0;
-    if (absl::Status s = in.Varint("metadata key length", &length); !s.ok()) return s;
-    if (absl::Status s = in.Bytes("metadata key", length, &key); !s.ok()) return s;
-    if (absl::Status s = in.Fixed("metadata kind", &kind); !s.ok()) return s;
-    MetadataValue value;
-    switch (kind) {
-      case kKindString: {
-        absl::string_view text;
-        if (absl::Status s = in.Varint("metadata string length", &length); !s.ok()) return s;
-        if (absl::Status s = in.Bytes("metadata string", length, &text); !s.ok()) return s;
-        value = std::string(text);
-        break;
-      }
-      case kKindNumber: {
-        double number = 0;
-        if (absl::Status s = in.Fixed("metadata number", &number); !s.ok()) return s;
-        value = number;
-        break;
-      }
-      case kKindBool: {
-        uint8_t flag = 0;
-        if (absl::Status s = in.Fixed("metadata bool", &flag); !s.ok()) return s;
-        if (flag > 1) return in.Error("bad metadata bool");
-        value = flag == 1;
-        break;
-      }
-      default:
-        return in.Error(absl::StrCat("unknown metadata kind ", static_cast<int>(kind)));
-    }
-    // The encoder writes a std::map in order: a key out of order can only be corruption.
-    if (previous_key != nullptr && absl::string_view(*previous_key) >= key) {
-      return in.Error("metadata keys out of order or repeated");
-    }
-    const auto it = metadata->emplace_hint(metadata->end(), std::string(key), std::move(value));
-    previous_key = &it->first;
-  }
+  if (absl::Status s = ReadMetadata(in, metadata); !s.ok()) return s;
   if (in.remaining() != 0) return in.Error("trailing bytes");
   return absl::OkStatus();
 }

@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "index/store/binary_codec.h"
+#include "index/store/metadata_codec.h"
 
 namespace quarry {
 namespace {
@@ -26,18 +27,10 @@ static_assert(std::numeric_limits<double>::is_iec559 && sizeof(double) == 8);
 
 constexpr uint8_t kVersion = 1;
 
-// The metadata kinds are the indexes of MetadataValue's alternatives (see document.h).
-constexpr uint8_t kKindString = 0;
-constexpr uint8_t kKindNumber = 1;
-constexpr uint8_t kKindBool = 2;
-static_assert(std::is_same_v<std::variant_alternative_t<kKindString, MetadataValue>, std::string>);
-static_assert(std::is_same_v<std::variant_alternative_t<kKindNumber, MetadataValue>, double>);
-static_assert(std::is_same_v<std::variant_alternative_t<kKindBool, MetadataValue>, bool>);
 
 // The fewest bytes each repeated element can take. A count is checked against them before
 // anything is reserved, so a corrupt count cannot make the decoder allocate gigabytes.
 constexpr uint64_t kMinDocumentBytes = 5;  // three empty strings, two zero counts
-constexpr uint64_t kMinMetadataBytes = 3;  // empty key, kind, bool or empty string
 constexpr uint64_t kMinChunkBytes = 3;     // start, end, dim = 0
 constexpr uint64_t kMinIdBytes = 1;        // empty string
 
@@ -48,68 +41,13 @@ void PutDocument(const StoredDocument& doc, ByteWriter& out) {
   out.PutString(doc.id);
   out.PutString(doc.title);
   out.PutString(doc.text);
-  out.PutVarint(doc.metadata.size());
-  for (const auto& [key, value] : doc.metadata) {
-    out.PutString(key);
-    out.PutByte(static_cast<uint8_t>(value.index()));
-    switch (value.index()) {
-      case kKindString:
-        out.PutString(std::get<kKindString>(value));
-        break;
-      case kKindNumber:
-        out.PutFixed(std::get<kKindNumber>(value));
-        break;
-      case kKindBool:
-        out.PutByte(std::get<kKindBool>(value) ? 1 : 0);
-        break;
-    }
-  }
+  PutMetadata(doc.metadata, out);
   out.PutVarint(doc.chunks.size());
   for (const StoredChunk& chunk : doc.chunks) {
     out.PutVarint(chunk.start);
     out.PutVarint(chunk.end);
     out.PutFloats(chunk.vector);
   }
-}
-
-absl::Status DecodeMetadata(ByteReader& in, Metadata* metadata) {
-  uint64_t count = 0;
-  if (absl::Status s = in.Count("metadata count", kMinMetadataBytes, &count); !s.ok()) return s;
-  for (uint64_t i = 0; i < count; ++i) {
-    std::string key;
-    if (absl::Status s = in.String("metadata key", &key); !s.ok()) return s;
-    uint8_t kind = 0;
-    if (absl::Status s = in.Byte("metadata kind", &kind); !s.ok()) return s;
-    MetadataValue value;
-    switch (kind) {
-      case kKindString: {
-        std::string text;
-        if (absl::Status s = in.String("metadata string", &text); !s.ok()) return s;
-        value = std::move(text);
-        break;
-      }
-      case kKindNumber: {
-        double number = 0;
-        if (absl::Status s = in.Fixed("metadata number", &number); !s.ok()) return s;
-        value = number;
-        break;
-      }
-      case kKindBool: {
-        uint8_t flag = 0;
-        if (absl::Status s = in.Byte("metadata bool", &flag); !s.ok()) return s;
-        if (flag > 1) return in.Error(absl::StrCat("metadata bool byte ", static_cast<int>(flag)));
-        value = flag == 1;
-        break;
-      }
-      default:
-        return in.Error(absl::StrCat("unknown metadata kind ", static_cast<int>(kind)));
-    }
-    // An encoder writes a std::map, so a repeated key can only come from corruption.
-    if (!metadata->emplace(std::move(key), std::move(value)).second) {
-      return in.Error("duplicate metadata key");
-    }
-  }
-  return absl::OkStatus();
 }
 
 absl::Status DecodeChunks(ByteReader& in, size_t text_size, std::vector<StoredChunk>* chunks) {
@@ -141,7 +79,7 @@ absl::Status DecodeDocument(ByteReader& in, StoredDocument* doc) {
   if (doc->text.size() > std::numeric_limits<uint32_t>::max()) {
     return in.Error("document text longer than 4 GiB");
   }
-  if (absl::Status s = DecodeMetadata(in, &doc->metadata); !s.ok()) return s;
+  if (absl::Status s = ReadMetadata(in, &doc->metadata); !s.ok()) return s;
   return DecodeChunks(in, doc->text.size(), &doc->chunks);
 }
 
