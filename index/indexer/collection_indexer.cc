@@ -263,31 +263,30 @@ absl::StatusOr<IndexerStepResult> CollectionIndexer::MergeShards() {
 }
 
 absl::Status CollectionIndexer::CollectGarbage() {
+  const std::string shards_directory = directory_ + "/shards";
+  // This object holds the collection's lock and builds nothing right now, so every temporary
+  // build directory is a crashed one.
+  if (absl::Status status = ShardBuilder::RemoveTemporaryDirectories(shards_directory);
+      !status.ok()) {
+    return status;
+  }
   absl::StatusOr<Manifest> manifest = ReadManifest(directory_);
   if (!manifest.ok()) return manifest.status();
   const std::optional<absl::Time> published = ModificationTime(ManifestPath(directory_));
-  const absl::Time now = absl::Now();
-  if (!published.has_value() || now - *published < options_.garbage_grace) {
+  if (!published.has_value() || absl::Now() - *published < options_.garbage_grace) {
     return absl::OkStatus();
   }
-  // Every file the current manifest does not need was retired before it was published.
+  // Every shard the current manifest does not name was retired before it was published.
   absl::flat_hash_set<std::string> live;
   for (const ManifestShard& shard : manifest->shards) live.insert(shard.id);
-  const std::string shards_directory = directory_ + "/shards";
-  if (absl::StatusOr<std::vector<std::string>> names = ListDirectory(shards_directory);
-      names.ok()) {
-    for (const std::string& name : *names) {
-      if (live.contains(name)) continue;
-      const std::string path = absl::StrCat(shards_directory, "/", name);
-      // A temporary build may belong to a build in progress: judge it by its own age.
-      const std::optional<absl::Time> modified = ModificationTime(path);
-      if (absl::StartsWith(name, ".") &&
-          (!modified.has_value() || now - *modified < options_.garbage_grace)) {
-        continue;
-      }
-      if (absl::Status status = RemoveAll(path); !status.ok()) return status;
-      shards_.erase(name);
+  absl::StatusOr<std::vector<std::string>> shard_ids = ListShardIds(shards_directory);
+  if (!shard_ids.ok()) return shard_ids.status();
+  for (const std::string& id : *shard_ids) {
+    if (live.contains(id)) continue;
+    if (absl::Status status = RemoveAll(absl::StrCat(shards_directory, "/", id)); !status.ok()) {
+      return status;
     }
+    shards_.erase(id);
   }
   const std::string log_directory = directory_ + "/log";
   absl::StatusOr<std::vector<std::string>> segments = ListDirectory(log_directory);

@@ -69,8 +69,8 @@ class CollectionIndexer {
   // existing shard; the log tail stays newer than it.
   absl::StatusOr<IndexerStepResult> AddDocuments(const std::vector<StoredDocument>& documents);
 
-  // Deletes retired shards, abandoned temporary builds and log segments before the manifest's
-  // position, once they are older than the grace period.
+  // Deletes crashed temporary builds at once, and retired shards and log segments before the
+  // manifest's position once the manifest is older than the grace period.
   absl::Status CollectGarbage();
 
   // Chunks the log holds after the manifest's position, by segment bytes (for lag metrics).
