@@ -25,8 +25,11 @@ std::string ScratchName(absl::string_view prefix, absl::string_view name) {
 
 }  // namespace
 
-EmbedderFactory BuiltinEmbedderFactory() {
-  return [](const CollectionConfig& config) -> absl::StatusOr<std::shared_ptr<const Embedder>> {
+EmbedderFactory MakeEmbedderFactory(const OpenAiEmbeddingsEndpoint& openai) {
+  std::shared_ptr<remote::HttpClient> client;
+  if (!openai.base_url.empty()) client = std::make_shared<remote::HttpClient>(openai.http);
+  return [client, openai](
+             const CollectionConfig& config) -> absl::StatusOr<std::shared_ptr<const Embedder>> {
     switch (config.embedder) {
       case EmbedderKind::kBuiltin: {
         absl::StatusOr<std::unique_ptr<HashingEmbedder>> embedder =
@@ -36,11 +39,18 @@ EmbedderFactory BuiltinEmbedderFactory() {
       }
       case EmbedderKind::kNone:
         return std::shared_ptr<const Embedder>();
-      case EmbedderKind::kOpenAi:
-        break;
+      case EmbedderKind::kOpenAi: {
+        if (client == nullptr) break;
+        absl::StatusOr<std::unique_ptr<OpenAiEmbedder>> embedder = OpenAiEmbedder::Create(
+            client, openai, config.embedder_model.empty() ? openai.model : config.embedder_model,
+            config.dimension);
+        if (!embedder.ok()) return embedder.status();
+        return std::shared_ptr<const Embedder>(*std::move(embedder));
+      }
     }
     return absl::FailedPreconditionError(
-        "embedder 'openai' needs an embeddings endpoint; none is configured on this server");
+        "embedder 'openai' needs an embeddings endpoint; none is configured here (set "
+        "--embedder_base_url or QUARRY_EMBEDDER_BASE_URL)");
   };
 }
 

@@ -23,6 +23,7 @@
 #include "index/collection.h"
 #include "index/collection_config.h"
 #include "index/embed/embedder.h"
+#include "index/embed/openai_embedder.h"
 #include "index/store/ingest_log.h"
 
 namespace quarry {
@@ -32,14 +33,16 @@ namespace quarry {
 using EmbedderFactory =
     std::function<absl::StatusOr<std::shared_ptr<const Embedder>>(const CollectionConfig& config)>;
 
-// The factory for the built-in embedder (and kNone); other kinds are FAILED_PRECONDITION.
-EmbedderFactory BuiltinEmbedderFactory();
+// The factory for the built-in embedder, kNone and, when `openai.base_url` is set, OpenAI-
+// compatible embedders (one HTTP client, so one breaker and connection pool, shared by every
+// collection). Without an endpoint, embedder=openai is FAILED_PRECONDITION.
+EmbedderFactory MakeEmbedderFactory(const OpenAiEmbeddingsEndpoint& openai = {});
 
 struct CatalogOptions {
   std::string data_directory;
   CollectionLimits limits;
   IngestLogOptions log;
-  EmbedderFactory embedder_factory = BuiltinEmbedderFactory();
+  EmbedderFactory embedder_factory = MakeEmbedderFactory();
 };
 
 class Catalog {

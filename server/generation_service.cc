@@ -17,6 +17,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "index/text/utf8.h"
+#include "server/call_control.h"
 #include "server/generation/chat.h"
 #include "server/generation/citations.h"
 #include "server/generation/prompt_builder.h"
@@ -79,11 +80,7 @@ class GenerateCall {
 
   bool IsCancelled() const { return context_->IsCancelled(); }
 
-  absl::Time Deadline() const {
-    const auto deadline = context_->deadline();
-    if (deadline == std::chrono::system_clock::time_point::max()) return absl::InfiniteFuture();
-    return absl::FromChrono(deadline);
-  }
+  absl::Time Deadline() const { return DeadlineOf(*context_); }
 
   bool WriteSources(const std::vector<Source>& sources) {
     v1::GenerateResponse response;

@@ -9,6 +9,7 @@
 #include "absl/flags/marshalling.h"
 #include "absl/flags/usage.h"
 #include "absl/time/clock.h"
+#include "index/embedder_flags.h"
 #include "index/environment_flags.h"
 #include "index/shutdown_signal.h"
 #include "server/quarry_server.h"
@@ -40,6 +41,14 @@ ABSL_FLAG(std::string, llm_model, "", "Model used when a Generate request names 
 ABSL_FLAG(std::vector<std::string>, llm_allowed_models, {},
           "Other models a Generate request may name (comma-separated; * allows any)");
 ABSL_FLAG(int, llm_timeout_seconds, 120, "Upper bound on one LLM call");
+ABSL_FLAG(std::string, reranker_url, "",
+          "Reranker endpoint in the common /rerank format (TEI, Jina, Cohere, vLLM), e.g. "
+          "http://127.0.0.1:8080/rerank (empty: Search requests with rerank keep the fused order)");
+ABSL_FLAG(std::string, reranker_api_key, "", "Bearer token for the reranker (prefer the env var)");
+ABSL_FLAG(std::string, reranker_model, "", "Model named in rerank requests (empty: not sent)");
+ABSL_FLAG(int, reranker_timeout_seconds, 10, "Upper bound on one rerank call");
+ABSL_FLAG(int, reranker_max_candidates, 100,
+          "Most fused candidates one Search may have reranked (options.rerank_candidates)");
 ABSL_FLAG(int, generate_context_tokens, 3000,
           "Default token budget for the sources packed into a Generate prompt");
 
@@ -57,12 +66,20 @@ quarry::server::ServerOptions OptionsFromFlags() {
   options.log.sync = absl::GetFlag(FLAGS_fsync);
   options.refresh_interval = absl::Milliseconds(absl::GetFlag(FLAGS_refresh_interval_ms));
   options.generation.llm.base_url = absl::GetFlag(FLAGS_llm_base_url);
-  options.generation.llm.api_key = absl::GetFlag(FLAGS_llm_api_key);
+  options.generation.llm.http.api_key = absl::GetFlag(FLAGS_llm_api_key);
   options.generation.llm.model = absl::GetFlag(FLAGS_llm_model);
-  options.generation.llm.request_timeout = absl::Seconds(absl::GetFlag(FLAGS_llm_timeout_seconds));
+  options.generation.llm.http.request_timeout =
+      absl::Seconds(absl::GetFlag(FLAGS_llm_timeout_seconds));
   options.generation.allowed_models = absl::GetFlag(FLAGS_llm_allowed_models);
   options.generation.default_context_tokens = absl::GetFlag(FLAGS_generate_context_tokens);
   options.generation.max_question_bytes = options.limits.max_query_bytes;
+  options.embeddings = quarry::EmbeddingsEndpointFromFlags();
+  options.reranking.reranker.url = absl::GetFlag(FLAGS_reranker_url);
+  options.reranking.reranker.model = absl::GetFlag(FLAGS_reranker_model);
+  options.reranking.reranker.http.api_key = absl::GetFlag(FLAGS_reranker_api_key);
+  options.reranking.reranker.http.request_timeout =
+      absl::Seconds(absl::GetFlag(FLAGS_reranker_timeout_seconds));
+  options.reranking.max_candidates = absl::GetFlag(FLAGS_reranker_max_candidates);
   return options;
 }
 

@@ -14,6 +14,7 @@ absl::StatusOr<std::unique_ptr<QuarryServer>> QuarryServer::Start(const ServerOp
   catalog_options.data_directory = options.data_directory;
   catalog_options.limits = options.limits;
   catalog_options.log = options.log;
+  catalog_options.embedder_factory = MakeEmbedderFactory(options.embeddings);
   absl::StatusOr<std::unique_ptr<Catalog>> catalog = Catalog::Open(std::move(catalog_options));
   if (!catalog.ok()) return catalog.status();
   server->catalog_ = *std::move(catalog);
@@ -26,7 +27,9 @@ absl::StatusOr<std::unique_ptr<QuarryServer>> QuarryServer::Start(const ServerOp
   server->collection_service_ = std::make_unique<CollectionServiceImpl>(server->catalog_.get());
   server->document_service_ =
       std::make_unique<DocumentServiceImpl>(server->catalog_.get(), options.max_batch_documents);
-  server->search_service_ = std::make_unique<SearchServiceImpl>(server->catalog_.get());
+  server->reranking_ = std::make_unique<SearchReranking>(options.reranking);
+  server->search_service_ =
+      std::make_unique<SearchServiceImpl>(server->catalog_.get(), server->reranking_.get());
   server->generation_service_ =
       std::make_unique<GenerationServiceImpl>(server->catalog_.get(), options.generation);
 

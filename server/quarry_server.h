@@ -31,6 +31,10 @@ struct ServerOptions {
   // How often the catalog picks up other processes' writes and collections.
   absl::Duration refresh_interval = absl::Milliseconds(200);
   GenerationServiceOptions generation;
+  // For collections with embedder=openai (base_url empty: none).
+  OpenAiEmbeddingsEndpoint embeddings;
+  // The reranker Search uses when a request asks for one (url empty: none).
+  SearchRerankingOptions reranking;
 };
 
 class QuarryServer {
@@ -53,6 +57,7 @@ class QuarryServer {
   std::unique_ptr<Catalog> catalog_;
   std::unique_ptr<CollectionServiceImpl> collection_service_;
   std::unique_ptr<DocumentServiceImpl> document_service_;
+  std::unique_ptr<SearchReranking> reranking_;
   std::unique_ptr<SearchServiceImpl> search_service_;
   std::unique_ptr<GenerationServiceImpl> generation_service_;
   std::unique_ptr<grpc::Server> server_;

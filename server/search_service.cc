@@ -1,5 +1,6 @@
 #include "server/search_service.h"
 
+#include "server/call_control.h"
 #include "server/proto_convert.h"
 #include "server/status_convert.h"
 
@@ -34,10 +35,26 @@ grpc::Status SearchServiceImpl::Search(grpc::ServerContext* context,
   if (!collection.ok()) return ToGrpcStatus(collection.status());
   absl::StatusOr<SearchQuery> query = SearchQueryFromProto(*request);
   if (!query.ok()) return ToGrpcStatus(query.status());
+  const bool rerank = request->options().rerank();
+  const int top_k = query->top_k;
+  if (rerank) {
+    absl::StatusOr<int> depth =
+        reranking_->CandidateDepth(request->options().rerank_candidates(), top_k);
+    if (!depth.ok()) return ToGrpcStatus(depth.status());
+    query->top_k = *depth;
+  }
   absl::StatusOr<SearchResult> result = (*collection)->Search(*query);
   if (!result.ok()) return ToGrpcStatus(result.status());
-  for (const Hit& hit : result->hits) {
-    HitToProto(hit, !request->omit_text(), *response->add_hits());
+  RerankOutcome reranked;
+  if (rerank) {
+    reranked = reranking_->Rerank(query->text, top_k, CallControlFor(context), result->hits);
+    response->set_reranked(reranked.reranked);
+    if (!reranked.notice.empty()) response->add_notices(reranked.notice);
+  }
+  for (size_t i = 0; i < result->hits.size(); ++i) {
+    v1::SearchHit& hit = *response->add_hits();
+    HitToProto(result->hits[i], !request->omit_text(), hit);
+    if (i < reranked.scores.size()) hit.set_rerank_score(reranked.scores[i]);
   }
   response->set_mode(SearchModeToProto(result->mode));
   v1::SearchTimings& timings = *response->mutable_timings();
@@ -45,10 +62,8 @@ grpc::Status SearchServiceImpl::Search(grpc::ServerContext* context,
   timings.set_dense_ms(result->timings.dense_ms);
   timings.set_lexical_ms(result->timings.lexical_ms);
   timings.set_fuse_ms(result->timings.fuse_ms);
-  timings.set_total_ms(result->timings.total_ms);
-  if (request->options().rerank()) {
-    response->add_notices("no reranker is configured on this server: fused order kept");
-  }
+  timings.set_rerank_ms(reranked.ms);
+  timings.set_total_ms(result->timings.total_ms + reranked.ms);
   return grpc::Status::OK;
 }
 

@@ -4,18 +4,22 @@
 
 #include "index/catalog.h"
 #include "quarry/v1/quarry.grpc.pb.h"
+#include "server/search_reranking.h"
 
 namespace quarry::server {
 
 class SearchServiceImpl final : public v1::SearchService::Service {
  public:
-  explicit SearchServiceImpl(Catalog* catalog) : catalog_(catalog) {}
+  // `reranking` is used for requests that ask for it; both must outlive the service.
+  SearchServiceImpl(Catalog* catalog, SearchReranking* reranking)
+      : catalog_(catalog), reranking_(reranking) {}
 
   grpc::Status Search(grpc::ServerContext* context, const v1::SearchRequest* request,
                       v1::SearchResponse* response) override;
 
  private:
   Catalog* catalog_;
+  SearchReranking* reranking_;
 };
 
 // The core query a SearchRequest asks for (shared with Generate's retrieval step).

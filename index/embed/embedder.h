@@ -1,6 +1,6 @@
 // The embedder interface: text in, one fixed-dimension float vector per text out.
-// Implementations: the built-in HashingEmbedder (default, offline) and, later, an
-// OpenAI-compatible HTTP client.
+// Implementations: the built-in HashingEmbedder (default, offline) and OpenAiEmbedder, a
+// client for OpenAI-compatible embeddings endpoints.
 #ifndef QUARRY_INDEX_EMBED_EMBEDDER_H_
 #define QUARRY_INDEX_EMBED_EMBEDDER_H_
 

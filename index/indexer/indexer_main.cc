@@ -26,6 +26,7 @@
 #include "index/catalog.h"
 #include "index/collection_config.h"
 #include "index/document_preparation.h"
+#include "index/embedder_flags.h"
 #include "index/environment_flags.h"
 #include "index/indexer/collection_indexer.h"
 #include "index/readers/document_reader.h"
@@ -153,7 +154,7 @@ int Build(const std::vector<std::string>& inputs) {
     std::fprintf(stderr, "error: %s\n", std::string(config.status().message()).c_str());
     return 1;
   }
-  absl::StatusOr<std::shared_ptr<const Embedder>> embedder = BuiltinEmbedderFactory()(*config);
+  absl::StatusOr<std::shared_ptr<const Embedder>> embedder = MakeEmbedderFactory(EmbeddingsEndpointFromFlags())(*config);
   if (!embedder.ok()) {
     std::fprintf(stderr, "error: %s\n", std::string(embedder.status().message()).c_str());
     return 1;

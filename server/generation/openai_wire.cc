@@ -7,17 +7,13 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "index/remote/http_error.h"
 #include "nlohmann/json.hpp"
 
 namespace quarry::generation {
 namespace {
 
 using Json = nlohmann::json;
-
-// Upstream text quoted in our error messages is cut to this many bytes.
-constexpr size_t kMaxQuotedBytes = 512;
-
-absl::string_view Absl(std::string_view text) { return {text.data(), text.size()}; }
 
 Json Parse(std::string_view text) {
   return Json::parse(text.begin(), text.end(), /*cb=*/nullptr, /*allow_exceptions=*/false);
@@ -68,27 +64,6 @@ const Json* FirstChoice(const Json& root) {
   return first.is_object() ? &first : nullptr;
 }
 
-std::string Cut(std::string_view text) {
-  if (text.size() <= kMaxQuotedBytes) return std::string(text);
-  size_t cut = kMaxQuotedBytes;
-  while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;
-  return absl::StrCat(Absl(text.substr(0, cut)), "...");
-}
-
-std::string MessageOf(const Json& root) {
-  if (const Json* error = Member(root, "error")) {
-    if (error->is_string()) return error->get<std::string>();
-    if (std::optional<std::string> message = StringMember(*error, "message")) return *message;
-    if (error->is_object()) return Dump(*error);
-  }
-  if (const Json* detail = Member(root, "detail")) {  // FastAPI-based servers
-    if (detail->is_string()) return detail->get<std::string>();
-    return Dump(*detail);
-  }
-  if (std::optional<std::string> message = StringMember(root, "message")) return *message;
-  return "";
-}
-
 bool IsErrorObject(const Json& root) {
   return Member(root, "error") != nullptr || StringMember(root, "object") == "error";
 }
@@ -114,12 +89,12 @@ std::string ChatRequestToJson(const ChatRequest& request, bool stream) {
 absl::StatusOr<StreamChunk> ParseStreamChunk(std::string_view data) {
   const Json root = Parse(data);
   if (!root.is_object()) {
-    return absl::InternalError(
-        absl::StrCat("LLM stream sent a chunk that is not a JSON object: ", Cut(data)));
+    return absl::InternalError(absl::StrCat("LLM stream sent a chunk that is not a JSON object: ",
+                                            remote::QuoteUpstream(data)));
   }
   if (IsErrorObject(root)) {
     return absl::UnavailableError(
-        absl::StrCat("LLM stream reported an error: ", Cut(MessageOf(root))));
+        absl::StrCat("LLM stream reported an error: ", remote::UpstreamErrorMessage(data)));
   }
   StreamChunk chunk;
   chunk.model = StringMember(root, "model").value_or("");
@@ -138,14 +113,17 @@ absl::StatusOr<StreamChunk> ParseStreamChunk(std::string_view data) {
 absl::StatusOr<ChatCompletion> ParseChatCompletion(std::string_view body) {
   const Json root = Parse(body);
   if (!root.is_object()) {
-    return absl::InternalError(absl::StrCat("LLM response is not a JSON object: ", Cut(body)));
+    return absl::InternalError(
+        absl::StrCat("LLM response is not a JSON object: ", remote::QuoteUpstream(body)));
   }
   if (IsErrorObject(root)) {
-    return absl::UnavailableError(absl::StrCat("LLM reported an error: ", Cut(MessageOf(root))));
+    return absl::UnavailableError(
+        absl::StrCat("LLM reported an error: ", remote::UpstreamErrorMessage(body)));
   }
   const Json* choice = FirstChoice(root);
   if (choice == nullptr) {
-    return absl::InternalError(absl::StrCat("LLM response has no choices: ", Cut(body)));
+    return absl::InternalError(
+        absl::StrCat("LLM response has no choices: ", remote::QuoteUpstream(body)));
   }
   ChatCompletion completion;
   if (const Json* message = Member(*choice, "message")) {
@@ -157,29 +135,6 @@ absl::StatusOr<ChatCompletion> ParseChatCompletion(std::string_view body) {
   completion.usage = ParseUsage(root);
   completion.model = StringMember(root, "model").value_or("");
   return completion;
-}
-
-std::string UpstreamErrorMessage(std::string_view body) {
-  const Json root = Parse(body);
-  std::string message = root.is_object() ? MessageOf(root) : "";
-  if (message.empty()) message = std::string(body);
-  return Cut(message);
-}
-
-absl::Status StatusForHttpError(long http_status, std::string_view body) {
-  std::string message = UpstreamErrorMessage(body);
-  if (message.empty()) message = "(empty body)";
-  const std::string text = absl::StrCat("LLM endpoint answered HTTP ", http_status, ": ", message);
-  if (http_status == 429) return absl::ResourceExhaustedError(text);
-  if (http_status >= 500 || http_status == 408) return absl::UnavailableError(text);
-  if (http_status == 400 || http_status == 413 || http_status == 422) {
-    return absl::InvalidArgumentError(text);
-  }
-  return absl::FailedPreconditionError(text);
-}
-
-bool IsRetryableHttpStatus(long http_status) {
-  return http_status == 408 || http_status == 429 || http_status >= 500;
 }
 
 }  // namespace quarry::generation

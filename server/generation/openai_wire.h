@@ -35,19 +35,6 @@ absl::StatusOr<StreamChunk> ParseStreamChunk(std::string_view data);
 // A non-streamed response body.
 absl::StatusOr<ChatCompletion> ParseChatCompletion(std::string_view body);
 
-// The message of an error body: {"error": {"message": ...}}, {"error": "..."}, {"detail": ...}
-// or {"message": ...}; else the body itself, cut short. Empty for an empty body.
-std::string UpstreamErrorMessage(std::string_view body);
-
-// The status for an HTTP error response, with the upstream message:
-//   429 -> RESOURCE_EXHAUSTED; 5xx, 408 -> UNAVAILABLE; 400, 413, 422 -> INVALID_ARGUMENT;
-//   401, 403, 404 and other 4xx -> FAILED_PRECONDITION (the server's LLM configuration is
-//   wrong: bad key, unknown model or URL; nothing the caller can fix by retrying).
-absl::Status StatusForHttpError(long http_status, std::string_view body);
-
-// True for the HTTP statuses worth retrying: 408, 429 and 5xx.
-bool IsRetryableHttpStatus(long http_status);
-
 }  // namespace quarry::generation
 
 #endif  // QUARRY_SERVER_GENERATION_OPENAI_WIRE_H_

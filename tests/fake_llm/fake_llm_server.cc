@@ -2,9 +2,14 @@
 
 #include <httplib.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <chrono>
+#include <cmath>
+#include <cstdint>
 #include <functional>
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -20,6 +25,9 @@ using Json = nlohmann::json;
 using Clock = std::chrono::steady_clock;
 
 constexpr char kChatPath[] = "/v1/chat/completions";
+constexpr char kEmbeddingsPath[] = "/v1/embeddings";
+constexpr char kRerankPath[] = "/v1/rerank";
+constexpr char kTeiRerankPath[] = "/rerank";
 constexpr std::chrono::milliseconds kStallTick(10);
 
 Json Usage(int prompt_tokens, int completion_tokens) {
@@ -79,7 +87,68 @@ void ServeReply(const FakeReply& reply, httplib::Response& response,
       });
 }
 
+// Lower-cased ASCII-alphanumeric words.
+std::vector<std::string> Words(const std::string& text) {
+  std::vector<std::string> words;
+  std::string word;
+  for (char c : text) {
+    if (std::isalnum(static_cast<unsigned char>(c))) {
+      word += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    } else if (!word.empty()) {
+      words.push_back(std::move(word));
+      word.clear();
+    }
+  }
+  if (!word.empty()) words.push_back(std::move(word));
+  return words;
+}
+
+uint64_t Fnv1a(const std::string& text) {
+  uint64_t hash = 1469598103934665603ull;
+  for (char c : text) {
+    hash ^= static_cast<unsigned char>(c);
+    hash *= 1099511628211ull;
+  }
+  return hash;
+}
+
+FakeReply JsonReply(const Json& body) {
+  FakeReply reply;
+  reply.content_type = "application/json";
+  reply.parts.push_back({body.dump(), 0});
+  return reply;
+}
+
+FakeReply BadRequest(const std::string& message) {
+  return FakeReply::Error(400, Json{{"error", {{"message", message}}}}.dump());
+}
+
 }  // namespace
+
+std::vector<float> FakeEmbedding(const std::string& text, int dimension) {
+  std::vector<float> vector(static_cast<size_t>(dimension), 0.0f);
+  for (const std::string& word : Words(text)) {
+    const uint64_t hash = Fnv1a(word);
+    vector[hash % static_cast<uint64_t>(dimension)] += (hash >> 63) != 0 ? 1.0f : -1.0f;
+  }
+  double norm = 0;
+  for (float value : vector) norm += static_cast<double>(value) * value;
+  if (norm > 0) {
+    for (float& value : vector) value = static_cast<float>(value / std::sqrt(norm));
+  }
+  return vector;
+}
+
+double FakeRerankScore(const std::string& query, const std::string& document) {
+  std::set<std::string> query_words;
+  for (std::string& word : Words(query)) query_words.insert(std::move(word));
+  if (query_words.empty()) return 0;
+  std::set<std::string> document_words;
+  for (std::string& word : Words(document)) document_words.insert(std::move(word));
+  size_t found = 0;
+  for (const std::string& word : query_words) found += document_words.count(word);
+  return static_cast<double>(found) / static_cast<double>(query_words.size());
+}
 
 FakeReply FakeReply::Stream(const std::vector<std::string>& tokens, const StreamStyle& style) {
   const std::string end = style.crlf ? "\r\n" : "\n";
@@ -175,23 +244,27 @@ FakeLlmServer::FakeLlmServer() : server_(std::make_unique<httplib::Server>()) {
   server_->set_keep_alive_timeout(1);
   server_->Post(kChatPath, [this](const httplib::Request& request, httplib::Response& response) {
     FakeReply reply;
-    {
+    if (!Take(request, FakeEndpoint::kChat, reply)) {
       std::lock_guard<std::mutex> lock(mutex_);
-      requests_.push_back(
-          RecordedRequest{.path = request.path,
-                          .authorization = request.get_header_value("Authorization"),
-                          .body = request.body,
-                          .remote_port = request.remote_port});
-      if (!queue_.empty()) {
-        reply = std::move(queue_.front());
-        queue_.pop_front();
-      } else {
-        reply = default_reply_;
-      }
+      reply = default_reply_;
     }
-    changed_.notify_all();
     ServeReply(reply, response, stopping_, [this] { RecordDisconnect(); });
   });
+  server_->Post(kEmbeddingsPath,
+                [this](const httplib::Request& request, httplib::Response& response) {
+                  FakeReply reply;
+                  if (!Take(request, FakeEndpoint::kEmbeddings, reply)) {
+                    reply = ComputeEmbeddings(request.body);
+                  }
+                  ServeReply(reply, response, stopping_, [this] { RecordDisconnect(); });
+                });
+  for (const char* path : {kRerankPath, kTeiRerankPath}) {
+    server_->Post(path, [this](const httplib::Request& request, httplib::Response& response) {
+      FakeReply reply;
+      if (!Take(request, FakeEndpoint::kRerank, reply)) reply = ComputeRerank(request.body);
+      ServeReply(reply, response, stopping_, [this] { RecordDisconnect(); });
+    });
+  }
   port_ = server_->bind_to_any_port("127.0.0.1");
   if (port_ <= 0) throw std::runtime_error("fake LLM: cannot bind 127.0.0.1");
   thread_ = std::thread([this] { server_->listen_after_bind(); });
@@ -208,9 +281,98 @@ std::string FakeLlmServer::base_url() const {
   return "http://127.0.0.1:" + std::to_string(port_) + "/v1";
 }
 
-void FakeLlmServer::Enqueue(FakeReply reply) {
+void FakeLlmServer::Enqueue(FakeReply reply, FakeEndpoint endpoint) {
   std::lock_guard<std::mutex> lock(mutex_);
-  queue_.push_back(std::move(reply));
+  queues_[static_cast<int>(endpoint)].push_back(std::move(reply));
+}
+
+void FakeLlmServer::set_embedding_dimension(int dimension) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  embedding_dimension_ = dimension;
+}
+
+void FakeLlmServer::set_rerank_bare_list(bool bare) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  rerank_bare_list_ = bare;
+}
+
+bool FakeLlmServer::Take(const httplib::Request& request, FakeEndpoint endpoint, FakeReply& reply) {
+  bool taken = false;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    requests_.push_back(RecordedRequest{.path = request.path,
+                                        .authorization = request.get_header_value("Authorization"),
+                                        .body = request.body,
+                                        .remote_port = request.remote_port});
+    std::deque<FakeReply>& queue = queues_[static_cast<int>(endpoint)];
+    if (!queue.empty()) {
+      reply = std::move(queue.front());
+      queue.pop_front();
+      taken = true;
+    }
+  }
+  changed_.notify_all();
+  return taken;
+}
+
+FakeReply FakeLlmServer::ComputeEmbeddings(const std::string& body) const {
+  const Json request = Json::parse(body, nullptr, /*allow_exceptions=*/false);
+  if (!request.is_object() || !request.contains("input") || !request.contains("model")) {
+    return BadRequest("fake embeddings: 'model' and 'input' are required");
+  }
+  Json inputs = request["input"];
+  if (inputs.is_string()) inputs = Json::array({inputs});
+  if (!inputs.is_array()) return BadRequest("fake embeddings: 'input' must be a list of strings");
+  int dimension = 0;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    dimension = embedding_dimension_;
+  }
+  Json data = Json::array();
+  // Last input first: clients must order by "index", not by position.
+  for (size_t i = inputs.size(); i-- > 0;) {
+    if (!inputs[i].is_string()) return BadRequest("fake embeddings: inputs must be strings");
+    data.push_back({{"object", "embedding"},
+                    {"index", i},
+                    {"embedding", FakeEmbedding(inputs[i].get<std::string>(), dimension)}});
+  }
+  return JsonReply(Json{{"object", "list"},
+                        {"data", std::move(data)},
+                        {"model", request["model"]},
+                        {"usage", Usage(static_cast<int>(inputs.size()), 0)}});
+}
+
+FakeReply FakeLlmServer::ComputeRerank(const std::string& body) const {
+  const Json request = Json::parse(body, nullptr, /*allow_exceptions=*/false);
+  if (!request.is_object() || !request.contains("query") || !request.contains("documents") ||
+      !request["query"].is_string() || !request["documents"].is_array()) {
+    return BadRequest("fake rerank: 'query' and 'documents' are required");
+  }
+  const std::string query = request["query"].get<std::string>();
+  std::vector<std::pair<double, size_t>> scored;
+  for (size_t i = 0; i < request["documents"].size(); ++i) {
+    const Json& document = request["documents"][i];
+    if (!document.is_string()) return BadRequest("fake rerank: documents must be strings");
+    scored.emplace_back(FakeRerankScore(query, document.get<std::string>()), i);
+  }
+  std::stable_sort(scored.begin(), scored.end(),
+                   [](const auto& a, const auto& b) { return a.first > b.first; });
+  if (request.contains("top_n") && request["top_n"].is_number_unsigned() &&
+      request["top_n"].get<size_t>() < scored.size()) {
+    scored.resize(request["top_n"].get<size_t>());
+  }
+  bool bare = false;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    bare = rerank_bare_list_;
+  }
+  Json results = Json::array();
+  for (const auto& [score, index] : scored) {
+    results.push_back(bare ? Json{{"index", index}, {"score", score}}
+                           : Json{{"index", index}, {"relevance_score", score}});
+  }
+  if (bare) return JsonReply(results);
+  return JsonReply(Json{{"id", "rerank-fake"}, {"results", std::move(results)}});
 }
 
 void FakeLlmServer::SetDefault(FakeReply reply) {

@@ -1,8 +1,15 @@
-// A fake OpenAI-compatible chat-completions server for tests: a real HTTP server (cpp-httplib)
-// on 127.0.0.1 with an ephemeral port, answering POST /v1/chat/completions with replies each
-// test scripts: streams in the variants real servers send, JSON completions, errors with JSON
-// bodies, stalls and dropped connections. It records every request and notices when a client
-// hangs up in the middle of a stalled stream.
+// A fake OpenAI-compatible model server for tests: a real HTTP server (cpp-httplib) on
+// 127.0.0.1 with an ephemeral port, answering
+//   POST /v1/chat/completions with replies each test scripts: streams in the variants real
+//        servers send, JSON completions, errors with JSON bodies, stalls and dropped
+//        connections;
+//   POST /v1/embeddings with scripted replies, else deterministic embeddings (FakeEmbedding: a
+//        hashed bag of words, so texts sharing words are near and dense search is meaningful),
+//        answered in reverse order with their indexes as real servers may;
+//   POST /v1/rerank and /rerank with scripted replies, else scores from word overlap with the
+//        query, in the Cohere/Jina/vLLM format or TEI's bare list.
+// It records every request and notices when a client hangs up in the middle of a stalled
+// stream.
 #ifndef QUARRY_TESTS_FAKE_LLM_FAKE_LLM_SERVER_H_
 #define QUARRY_TESTS_FAKE_LLM_FAKE_LLM_SERVER_H_
 
@@ -19,7 +26,8 @@
 
 namespace httplib {
 class Server;
-}
+struct Request;
+}  // namespace httplib
 
 namespace quarry::testing {
 
@@ -68,6 +76,15 @@ struct FakeReply {
   static FakeReply DropAfter(const std::vector<std::string>& tokens);
 };
 
+// The deterministic embedding the fake serves for `text`: lower-cased alphanumeric words, each
+// hashed to a dimension and a sign, L2-normalised.
+std::vector<float> FakeEmbedding(const std::string& text, int dimension);
+
+// The fake's rerank score: the fraction of the query's distinct words found in `document`.
+double FakeRerankScore(const std::string& query, const std::string& document);
+
+enum class FakeEndpoint { kChat, kEmbeddings, kRerank };
+
 struct RecordedRequest {
   std::string path;
   std::string authorization;  // the Authorization header
@@ -86,10 +103,15 @@ class FakeLlmServer {
   std::string base_url() const;
   int port() const { return port_; }
 
-  // Replies are used in order, one per request; when none is left, the default is used
-  // (initially a 500 error saying that nothing was scripted).
-  void Enqueue(FakeReply reply);
+  // Replies are used in order, one per request to `endpoint`; when none is left, chat uses
+  // the default (initially a 500 error saying that nothing was scripted) and embeddings and
+  // rerank compute their deterministic answers.
+  void Enqueue(FakeReply reply, FakeEndpoint endpoint = FakeEndpoint::kChat);
   void SetDefault(FakeReply reply);
+  // The dimension of computed embeddings (default 32).
+  void set_embedding_dimension(int dimension);
+  // Computed rerank answers as TEI's bare list [{index, score}] instead of {"results": [...]}.
+  void set_rerank_bare_list(bool bare);
 
   std::vector<RecordedRequest> requests() const;
   size_t request_count() const;
@@ -100,6 +122,10 @@ class FakeLlmServer {
 
  private:
   void RecordDisconnect();
+  // Records the request and takes the next scripted reply for `endpoint`, if any.
+  bool Take(const httplib::Request& request, FakeEndpoint endpoint, FakeReply& reply);
+  FakeReply ComputeEmbeddings(const std::string& body) const;
+  FakeReply ComputeRerank(const std::string& body) const;
 
   std::unique_ptr<httplib::Server> server_;
   std::thread thread_;
@@ -108,8 +134,10 @@ class FakeLlmServer {
 
   mutable std::mutex mutex_;
   mutable std::condition_variable changed_;
-  std::deque<FakeReply> queue_;
+  std::deque<FakeReply> queues_[3];  // by FakeEndpoint
   FakeReply default_reply_;
+  int embedding_dimension_ = 32;
+  bool rerank_bare_list_ = false;
   std::vector<RecordedRequest> requests_;
   int disconnects_ = 0;
 };

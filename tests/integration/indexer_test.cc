@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "tests/integration/server_process.h"
+#include "tests/integration/test_support.h"
 
 extern char** environ;
 
@@ -32,16 +33,6 @@ int RunIndexerOnce(const std::string& data_dir) {
   int status = 0;
   waitpid(pid, &status, 0);
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
-// Polls `condition` until it holds or 10 s pass: replicas pick up changes on their refresh tick.
-bool Eventually(const std::function<bool()>& condition) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (condition()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return condition();
 }
 
 v1::CollectionStats Stats(ServerProcess& server) {

@@ -65,6 +65,33 @@ TempDir::~TempDir() {
 
 std::string TempDir::Join(std::string_view name) const { return path_ + "/" + std::string(name); }
 
+// --- RunProcess ----------------------------------------------------------------------------
+
+ProcessResult RunProcess(const std::vector<std::string>& arguments, const TempDir& scratch) {
+  static int runs = 0;
+  const std::string output_path = scratch.Join("process-" + std::to_string(++runs) + ".out");
+  std::vector<std::string> args = arguments;
+  std::vector<char*> argv;
+  for (std::string& argument : args) argv.push_back(argument.data());
+  argv.push_back(nullptr);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, output_path.c_str(),
+                                   O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
+  pid_t pid = 0;
+  const int spawned = posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  ProcessResult result;
+  if (spawned != 0) return result;
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  result.output = ReadFileOrEmpty(output_path);
+  return result;
+}
+
 // --- ServerProcess -------------------------------------------------------------------------
 
 ServerProcess::ServerProcess(ServerConfig config) : config_(std::move(config)) { Launch(); }

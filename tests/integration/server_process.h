@@ -127,6 +127,17 @@ class TestServer {
   int failures_at_start_ = 0;
 };
 
+// What a finished child process left: its exit code (128 + signal if killed, -1 if it could
+// not be started) and its stdout and stderr, interleaved.
+struct ProcessResult {
+  int exit_code = -1;
+  std::string output;
+};
+
+// Runs `arguments` (argv[0] is the binary's path) to completion with the test's environment,
+// its stdout and stderr captured through a file in `scratch`.
+ProcessResult RunProcess(const std::vector<std::string>& arguments, const TempDir& scratch);
+
 // Assertion failures seen so far in this process (fed by a Catch2 listener).
 int FailureCount();
 void RecordFailure();

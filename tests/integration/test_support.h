@@ -8,11 +8,13 @@
 #include <cctype>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <utility>
 #include <variant>
 #include <vector>
@@ -172,6 +174,18 @@ inline v1::Filter Not(const v1::Filter& child) {
   v1::Filter filter;
   *filter.mutable_not_() = child;
   return filter;
+}
+
+// Polls `condition` until it holds or `timeout` passes: for changes another process makes on
+// its own schedule (a replica's refresh tick, the indexer publishing a shard).
+inline bool Eventually(const std::function<bool()>& condition,
+                       std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (condition()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return condition();
 }
 
 // --- Client --------------------------------------------------------------------------------

@@ -261,7 +261,7 @@ GenerationServiceOptions LlmOptionsFor(const FakeLlmServer& fake) {
   GenerationServiceOptions options;
   options.llm.base_url = fake.base_url();
   options.llm.model = "fake-model";
-  options.llm.initial_backoff = absl::Milliseconds(5);
+  options.llm.http.initial_backoff = absl::Milliseconds(5);
   options.allowed_models = {"lora-geo"};
   return options;
 }
@@ -360,7 +360,7 @@ TEST_CASE("LLM errors reach the caller with their code and message", "[service]"
   FakeLlmServer fake;
   fake.SetDefault(FakeReply::Error(429, R"({"error":{"message":"rate limit reached"}})"));
   GenerationServiceOptions options = LlmOptionsFor(fake);
-  options.llm.max_attempts = 2;
+  options.llm.http.max_attempts = 2;
   Harness harness(options);
   const Stream stream = Generate(harness, Request("volcano"));
   CHECK(stream.status.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED);

@@ -24,12 +24,12 @@ constexpr std::chrono::seconds kWait(10);
 LlmOptions FastOptions(const FakeLlmServer& server) {
   LlmOptions options;
   options.base_url = server.base_url();
-  options.api_key = "test-key";
+  options.http.api_key = "test-key";
   options.model = "fake-model";
-  options.initial_backoff = absl::Milliseconds(5);
-  options.max_backoff = absl::Milliseconds(20);
-  options.max_attempts = 3;
-  options.breaker.failure_threshold = 100;
+  options.http.initial_backoff = absl::Milliseconds(5);
+  options.http.max_backoff = absl::Milliseconds(20);
+  options.http.max_attempts = 3;
+  options.http.breaker.failure_threshold = 100;
   return options;
 }
 
@@ -270,7 +270,7 @@ TEST_CASE("A connection refused is UNAVAILABLE", "[llm]") {
   }
   LlmOptions options;
   options.base_url = dead_url;
-  options.initial_backoff = absl::Milliseconds(1);
+  options.http.initial_backoff = absl::Milliseconds(1);
   LlmClient client(options);
   Deltas deltas;
   const absl::Status status =
@@ -354,8 +354,8 @@ TEST_CASE("The circuit breaker opens on a dead endpoint and recovers", "[llm]") 
   FakeLlmServer server;
   server.SetDefault(FakeReply::Error(500, R"({"error":{"message":"down"}})"));
   LlmOptions options = FastOptions(server);
-  options.max_attempts = 1;
-  options.breaker = {.failure_threshold = 2, .cool_down = absl::Milliseconds(200)};
+  options.http.max_attempts = 1;
+  options.http.breaker = {.failure_threshold = 2, .cool_down = absl::Milliseconds(200)};
   LlmClient client(options);
   Deltas deltas;
   CHECK(client.Complete(Question(), CallControl{}, deltas.callback()).status().code() ==
@@ -375,14 +375,14 @@ TEST_CASE("The circuit breaker opens on a dead endpoint and recovers", "[llm]") 
       client.Complete(Question(), CallControl{}, deltas.callback());
   REQUIRE(recovered.ok());
   CHECK(recovered->text == "back");
-  CHECK(client.breaker().state() == CircuitBreaker::State::kClosed);
+  CHECK(client.breaker().state() == remote::CircuitBreaker::State::kClosed);
 }
 
 TEST_CASE("Client errors do not open the breaker", "[llm]") {
   FakeLlmServer server;
   server.SetDefault(FakeReply::Error(400, R"({"error":{"message":"context too long"}})"));
   LlmOptions options = FastOptions(server);
-  options.breaker = {.failure_threshold = 1, .cool_down = absl::Seconds(60)};
+  options.http.breaker = {.failure_threshold = 1, .cool_down = absl::Seconds(60)};
   LlmClient client(options);
   Deltas deltas;
   for (int i = 0; i < 3; ++i) {
@@ -390,7 +390,7 @@ TEST_CASE("Client errors do not open the breaker", "[llm]") {
           absl::StatusCode::kInvalidArgument);
   }
   CHECK(server.request_count() == 3);
-  CHECK(client.breaker().state() == CircuitBreaker::State::kClosed);
+  CHECK(client.breaker().state() == remote::CircuitBreaker::State::kClosed);
 }
 
 }  // namespace

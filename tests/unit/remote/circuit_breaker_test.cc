@@ -1,9 +1,9 @@
-#include "server/generation/circuit_breaker.h"
+#include "index/remote/circuit_breaker.h"
 
 #include <catch2/catch.hpp>
 #include <string>
 
-namespace quarry::generation {
+namespace quarry::remote {
 namespace {
 
 TEST_CASE("The breaker opens after N consecutive failures and recovers", "[breaker]") {
@@ -62,4 +62,4 @@ TEST_CASE("A zero threshold never opens", "[breaker]") {
 }
 
 }  // namespace
-}  // namespace quarry::generation
+}  // namespace quarry::remote

@@ -1,8 +1,8 @@
-#include "server/generation/circuit_breaker.h"
+#include "index/remote/circuit_breaker.h"
 
 #include "absl/strings/str_cat.h"
 
-namespace quarry::generation {
+namespace quarry::remote {
 
 absl::Status CircuitBreaker::Allow() {
   absl::MutexLock lock(&mutex_);
@@ -52,4 +52,4 @@ CircuitBreaker::State CircuitBreaker::state() const {
   return now_() < open_until_ ? State::kOpen : State::kHalfOpen;
 }
 
-}  // namespace quarry::generation
+}  // namespace quarry::remote

@@ -2,8 +2,8 @@
 // opens and refuses calls for `cool_down`, so a dead endpoint is not hammered and callers fail
 // fast. Then it lets one trial call through (half-open): success closes it, failure opens it
 // for another cool-down. Thread-safe.
-#ifndef QUARRY_SERVER_GENERATION_CIRCUIT_BREAKER_H_
-#define QUARRY_SERVER_GENERATION_CIRCUIT_BREAKER_H_
+#ifndef QUARRY_INDEX_REMOTE_CIRCUIT_BREAKER_H_
+#define QUARRY_INDEX_REMOTE_CIRCUIT_BREAKER_H_
 
 #include <functional>
 
@@ -13,7 +13,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 
-namespace quarry::generation {
+namespace quarry::remote {
 
 struct CircuitBreakerOptions {
   int failure_threshold = 5;  // <= 0: never opens
@@ -53,6 +53,6 @@ class CircuitBreaker {
   absl::Time open_until_ ABSL_GUARDED_BY(mutex_);
 };
 
-}  // namespace quarry::generation
+}  // namespace quarry::remote
 
-#endif  // QUARRY_SERVER_GENERATION_CIRCUIT_BREAKER_H_
+#endif  // QUARRY_INDEX_REMOTE_CIRCUIT_BREAKER_H_

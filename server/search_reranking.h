@@ -1,0 +1,53 @@
+// Search's optional reranking step: the fused candidates, fetched deeper than top_k, are
+// scored by the configured HTTP reranker (index/search/reranker_client.h) and the best top_k
+// kept in its order. Reranking never fails a search: without a reranker, for a vector query,
+// or when the reranker fails (down, breaker open, deadline), the fused order is kept and a
+// notice says why.
+#ifndef QUARRY_SERVER_SEARCH_RERANKING_H_
+#define QUARRY_SERVER_SEARCH_RERANKING_H_
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "index/collection.h"
+#include "index/search/reranker_client.h"
+
+namespace quarry::server {
+
+struct SearchRerankingOptions {
+  RerankerOptions reranker;  // url empty: no reranker
+  // Most candidates one request may have reranked.
+  int max_candidates = 100;
+};
+
+struct RerankOutcome {
+  bool reranked = false;
+  std::vector<float> scores;  // the reranker's score of each kept hit, when reranked
+  std::string notice;         // why the fused order was kept, when not reranked
+  double ms = 0;
+};
+
+class SearchReranking {
+ public:
+  explicit SearchReranking(SearchRerankingOptions options);
+
+  // How many fused candidates to fetch for a request asking for reranking. INVALID_ARGUMENT
+  // for a depth outside 0..max_candidates.
+  absl::StatusOr<int> CandidateDepth(int requested, int top_k) const;
+
+  // Reorders `hits` by the reranker's relevance to `query_text` and keeps the best `top_k`;
+  // on any failure keeps the first `top_k` in fused order.
+  RerankOutcome Rerank(std::string_view query_text, int top_k, const remote::CallControl& control,
+                       std::vector<Hit>& hits);
+
+ private:
+  const SearchRerankingOptions options_;
+  std::unique_ptr<RerankerClient> client_;  // null: none configured
+};
+
+}  // namespace quarry::server
+
+#endif  // QUARRY_SERVER_SEARCH_RERANKING_H_
