@@ -17,10 +17,6 @@ namespace {
 
 using Json = nlohmann::json;
 
-absl::Status BadResponse(absl::string_view what, std::string_view body) {
-  return remote::UnusableResponse("embeddings", std::string_view(what.data(), what.size()), body);
-}
-
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<OpenAiEmbedder>> OpenAiEmbedder::Create(
@@ -74,11 +70,12 @@ absl::Status OpenAiEmbedder::EmbedBatch(absl::Span<const std::string_view> texts
   const Json root = Json::parse(body, /*cb=*/nullptr, /*allow_exceptions=*/false);
   auto data = root.is_object() ? root.find("data") : root.end();
   if (!root.is_object() || data == root.end() || !data->is_array()) {
-    return BadResponse("no data array", body);
+    return remote::UnusableResponse("embeddings", "no data array", body);
   }
   if (data->size() != texts.size()) {
-    return BadResponse(absl::StrCat(data->size(), " embeddings for ", texts.size(), " inputs"),
-                       body);
+    return remote::UnusableResponse(
+        "embeddings", absl::StrCat(data->size(), " embeddings for ", texts.size(), " inputs"),
+        body);
   }
   // Servers may answer out of order: data[].index says which input a vector is for.
   std::vector<const Json*> by_index(texts.size(), nullptr);
@@ -87,18 +84,19 @@ absl::Status OpenAiEmbedder::EmbedBatch(absl::Span<const std::string_view> texts
     size_t index = i;
     if (auto it = item.find("index"); item.is_object() && it != item.end()) {
       if (!it->is_number_unsigned() || it->get<size_t>() >= texts.size()) {
-        return BadResponse("an index out of range", body);
+        return remote::UnusableResponse("embeddings", "an index out of range", body);
       }
       index = it->get<size_t>();
     }
-    if (by_index[index] != nullptr) return BadResponse("an index given twice", body);
+    if (by_index[index] != nullptr)
+      return remote::UnusableResponse("embeddings", "an index given twice", body);
     by_index[index] = &item;
   }
   const size_t first = out.size();
   for (const Json* item : by_index) {
     auto embedding = item->is_object() ? item->find("embedding") : item->end();
     if (!item->is_object() || embedding == item->end() || !embedding->is_array()) {
-      return BadResponse("an item without an embedding array", body);
+      return remote::UnusableResponse("embeddings", "an item without an embedding array", body);
     }
     if (embedding->size() != static_cast<size_t>(dimension_)) {
       out.resize(first);
@@ -111,7 +109,7 @@ absl::Status OpenAiEmbedder::EmbedBatch(absl::Span<const std::string_view> texts
     for (const Json& value : *embedding) {
       if (!value.is_number()) {
         out.resize(first);
-        return BadResponse("a non-numeric embedding value", body);
+        return remote::UnusableResponse("embeddings", "a non-numeric embedding value", body);
       }
       out.push_back(value.get<float>());
     }

@@ -15,10 +15,6 @@ namespace {
 
 using Json = nlohmann::json;
 
-absl::Status BadResponse(absl::string_view what, std::string_view body) {
-  return remote::UnusableResponse("reranker", std::string_view(what.data(), what.size()), body);
-}
-
 }  // namespace
 
 RerankerClient::RerankerClient(RerankerOptions options)
@@ -46,21 +42,25 @@ absl::StatusOr<std::vector<RerankedDocument>> RerankerClient::Rerank(
   } else if (auto it = root.find("results"); root.is_object() && it != root.end()) {
     results = &*it;
   }
-  if (results == nullptr || !results->is_array()) return BadResponse("no results list", body);
+  if (results == nullptr || !results->is_array())
+    return remote::UnusableResponse("reranker", "no results list", body);
   std::vector<RerankedDocument> ranked;
   std::vector<bool> seen(documents.size(), false);
   for (const Json& item : *results) {
-    if (!item.is_object()) return BadResponse("a result that is not an object", body);
+    if (!item.is_object())
+      return remote::UnusableResponse("reranker", "a result that is not an object", body);
     auto index = item.find("index");
     auto score = item.find("relevance_score");
     if (score == item.end()) score = item.find("score");
     if (index == item.end() || !index->is_number_unsigned() || score == item.end() ||
         !score->is_number()) {
-      return BadResponse("a result without a numeric index and score", body);
+      return remote::UnusableResponse("reranker", "a result without a numeric index and score",
+                                      body);
     }
     const size_t position = index->get<size_t>();
     if (position >= documents.size() || seen[position]) {
-      return BadResponse("a result for a document that was not sent, or twice", body);
+      return remote::UnusableResponse("reranker",
+                                      "a result for a document that was not sent, or twice", body);
     }
     seen[position] = true;
     ranked.push_back({position, score->get<float>()});
