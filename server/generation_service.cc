@@ -128,8 +128,12 @@ grpc::Status Cancelled() {
 
 }  // namespace
 
-GenerationServiceImpl::GenerationServiceImpl(Catalog* catalog, GenerationServiceOptions options)
-    : catalog_(catalog), options_(std::move(options)), extractive_(options_.extractive) {
+GenerationServiceImpl::GenerationServiceImpl(Catalog* catalog, SearchReranking* reranking,
+                                             GenerationServiceOptions options)
+    : catalog_(catalog),
+      reranking_(reranking),
+      options_(std::move(options)),
+      extractive_(options_.extractive) {
   if (!options_.llm.base_url.empty()) {
     llm_ = std::make_unique<generation::LlmClient>(options_.llm);
   }
@@ -255,7 +259,10 @@ grpc::Status GenerationServiceImpl::Generate(grpc::ServerContext* context,
   absl::StatusOr<SearchQuery> query = SearchQueryFromProto(search);
   if (!query.ok()) return ToGrpcStatus(query.status());
   if (request->retrieval().top_k() == 0) query->top_k = options_.default_top_k;
-  absl::StatusOr<SearchResult> retrieved = (*collection)->Search(*query);
+  RerankOutcome reranked;
+  absl::StatusOr<SearchResult> retrieved = reranking_->Search(
+      **collection, *std::move(query), request->retrieval().rerank(),
+      request->retrieval().rerank_candidates(), CallControlFor(context), reranked);
   if (!retrieved.ok()) return ToGrpcStatus(retrieved.status());
   call.MarkRetrieved();
   if (call.IsCancelled()) return Cancelled();
@@ -276,6 +283,7 @@ grpc::Status GenerationServiceImpl::Generate(grpc::ServerContext* context,
 
   v1::GenerateResult result;
   for (const Source& source : prompt.sources) SourceToProto(source, *result.add_sources());
+  if (!reranked.notice.empty()) result.add_notices(reranked.notice);
 
   // With nothing retrieved there is nothing to ground an answer in: no LLM call.
   const bool extractive =

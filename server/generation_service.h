@@ -23,6 +23,7 @@
 #include "quarry/v1/quarry.grpc.pb.h"
 #include "server/generation/extractive_answerer.h"
 #include "server/generation/llm_client.h"
+#include "server/search_reranking.h"
 
 namespace quarry::server {
 
@@ -50,8 +51,10 @@ struct GenerationServiceOptions {
 
 class GenerationServiceImpl final : public v1::GenerationService::Service {
  public:
-  // `catalog` must outlive the service.
-  GenerationServiceImpl(Catalog* catalog, GenerationServiceOptions options);
+  // `catalog` and `reranking` (used when retrieval.rerank asks for it) must outlive the
+  // service.
+  GenerationServiceImpl(Catalog* catalog, SearchReranking* reranking,
+                        GenerationServiceOptions options);
   ~GenerationServiceImpl() override;
 
   grpc::Status Generate(grpc::ServerContext* context, const v1::GenerateRequest* request,
@@ -63,6 +66,7 @@ class GenerationServiceImpl final : public v1::GenerationService::Service {
   bool ModelAllowed(const std::string& model) const;
 
   Catalog* const catalog_;
+  SearchReranking* const reranking_;
   const GenerationServiceOptions options_;
   const generation::ExtractiveAnswerer extractive_;
   std::unique_ptr<generation::LlmClient> llm_;  // null: no LLM configured

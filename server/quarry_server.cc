@@ -30,8 +30,8 @@ absl::StatusOr<std::unique_ptr<QuarryServer>> QuarryServer::Start(const ServerOp
   server->reranking_ = std::make_unique<SearchReranking>(options.reranking);
   server->search_service_ =
       std::make_unique<SearchServiceImpl>(server->catalog_.get(), server->reranking_.get());
-  server->generation_service_ =
-      std::make_unique<GenerationServiceImpl>(server->catalog_.get(), options.generation);
+  server->generation_service_ = std::make_unique<GenerationServiceImpl>(
+      server->catalog_.get(), server->reranking_.get(), options.generation);
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();

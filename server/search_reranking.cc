@@ -36,6 +36,23 @@ absl::StatusOr<int> SearchReranking::CandidateDepth(int requested, int top_k) co
   return std::max(depth, top_k);
 }
 
+absl::StatusOr<SearchResult> SearchReranking::Search(Collection& collection, SearchQuery query,
+                                                     bool rerank, int candidates,
+                                                     const remote::CallControl& control,
+                                                     RerankOutcome& outcome) {
+  outcome = RerankOutcome();
+  if (!rerank) return collection.Search(query);
+  const int top_k = query.top_k;
+  absl::StatusOr<int> depth = CandidateDepth(candidates, top_k);
+  if (!depth.ok()) return depth.status();
+  query.top_k = *depth;
+  absl::StatusOr<SearchResult> result = collection.Search(query);
+  if (!result.ok()) return result.status();
+  outcome = Rerank(query.text, top_k, control, result->hits);
+  result->timings.total_ms += outcome.ms;
+  return result;
+}
+
 RerankOutcome SearchReranking::Rerank(std::string_view query_text, int top_k,
                                       const remote::CallControl& control, std::vector<Hit>& hits) {
   RerankOutcome outcome;

@@ -34,16 +34,21 @@ class SearchReranking {
  public:
   explicit SearchReranking(SearchRerankingOptions options);
 
-  // How many fused candidates to fetch for a request asking for reranking. INVALID_ARGUMENT
-  // for a depth outside 0..max_candidates.
-  absl::StatusOr<int> CandidateDepth(int requested, int top_k) const;
+  // Searches `collection`; with `rerank`, fetches `candidates` fused hits (0: max(top_k, 50)),
+  // has them reranked and keeps the best query.top_k. `outcome` says whether the hits were
+  // reranked, or why not. INVALID_ARGUMENT for candidates outside 0..max_candidates; errors of
+  // the search itself as Collection::Search returns them.
+  absl::StatusOr<SearchResult> Search(Collection& collection, SearchQuery query, bool rerank,
+                                      int candidates, const remote::CallControl& control,
+                                      RerankOutcome& outcome);
 
+ private:
+  absl::StatusOr<int> CandidateDepth(int requested, int top_k) const;
   // Reorders `hits` by the reranker's relevance to `query_text` and keeps the best `top_k`;
   // on any failure keeps the first `top_k` in fused order.
   RerankOutcome Rerank(std::string_view query_text, int top_k, const remote::CallControl& control,
                        std::vector<Hit>& hits);
 
- private:
   const SearchRerankingOptions options_;
   std::unique_ptr<RerankerClient> client_;  // null: none configured
 };

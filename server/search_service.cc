@@ -35,19 +35,12 @@ grpc::Status SearchServiceImpl::Search(grpc::ServerContext* context,
   if (!collection.ok()) return ToGrpcStatus(collection.status());
   absl::StatusOr<SearchQuery> query = SearchQueryFromProto(*request);
   if (!query.ok()) return ToGrpcStatus(query.status());
-  const bool rerank = request->options().rerank();
-  const int top_k = query->top_k;
-  if (rerank) {
-    absl::StatusOr<int> depth =
-        reranking_->CandidateDepth(request->options().rerank_candidates(), top_k);
-    if (!depth.ok()) return ToGrpcStatus(depth.status());
-    query->top_k = *depth;
-  }
-  absl::StatusOr<SearchResult> result = (*collection)->Search(*query);
-  if (!result.ok()) return ToGrpcStatus(result.status());
   RerankOutcome reranked;
-  if (rerank) {
-    reranked = reranking_->Rerank(query->text, top_k, CallControlFor(context), result->hits);
+  absl::StatusOr<SearchResult> result =
+      reranking_->Search(**collection, *std::move(query), request->options().rerank(),
+                         request->options().rerank_candidates(), CallControlFor(context), reranked);
+  if (!result.ok()) return ToGrpcStatus(result.status());
+  if (request->options().rerank()) {
     response->set_reranked(reranked.reranked);
     if (!reranked.notice.empty()) response->add_notices(reranked.notice);
   }
@@ -63,7 +56,7 @@ grpc::Status SearchServiceImpl::Search(grpc::ServerContext* context,
   timings.set_lexical_ms(result->timings.lexical_ms);
   timings.set_fuse_ms(result->timings.fuse_ms);
   timings.set_rerank_ms(reranked.ms);
-  timings.set_total_ms(result->timings.total_ms + reranked.ms);
+  timings.set_total_ms(result->timings.total_ms);
   return grpc::Status::OK;
 }
 

@@ -18,6 +18,7 @@
 namespace quarry::server {
 namespace {
 
+using quarry::testing::FakeEndpoint;
 using quarry::testing::FakeLlmServer;
 using quarry::testing::FakeReply;
 using Json = nlohmann::json;
@@ -64,7 +65,9 @@ std::vector<Document> Corpus() {
 // 127.0.0.1 with an ephemeral port.
 class Harness {
  public:
-  explicit Harness(GenerationServiceOptions options = {}, std::string system_template = "") {
+  explicit Harness(GenerationServiceOptions options = {}, std::string system_template = "",
+                   SearchRerankingOptions reranking = {})
+      : reranking_(std::move(reranking)) {
     CatalogOptions catalog_options;
     catalog_options.data_directory = directory_.path();
     catalog_options.log.sync = false;
@@ -79,7 +82,8 @@ class Harness {
     REQUIRE(collection.ok());
     REQUIRE((*collection)->Ingest(Corpus()).ok());
 
-    service_ = std::make_unique<GenerationServiceImpl>(catalog_.get(), std::move(options));
+    service_ =
+        std::make_unique<GenerationServiceImpl>(catalog_.get(), &reranking_, std::move(options));
     grpc::ServerBuilder builder;
     int port = 0;
     builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
@@ -97,6 +101,7 @@ class Harness {
  private:
   TemporaryDirectory directory_;
   std::unique_ptr<Catalog> catalog_;
+  SearchReranking reranking_;
   std::unique_ptr<GenerationServiceImpl> service_;
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<v1::GenerationService::Stub> stub_;
@@ -395,6 +400,45 @@ TEST_CASE("A cancelled call aborts the upstream request", "[service]") {
   }
   CHECK(reader->Finish().error_code() == grpc::StatusCode::CANCELLED);
   CHECK(fake.WaitForDisconnects(1, std::chrono::seconds(10)));
+}
+
+TEST_CASE("retrieval.rerank orders the sources by the reranker, or says why not", "[service]") {
+  FakeLlmServer fake;
+  SearchRerankingOptions reranking;
+  reranking.reranker.url = "http://127.0.0.1:" + std::to_string(fake.port()) + "/rerank";
+  reranking.reranker.http.initial_backoff = absl::Milliseconds(5);
+  Harness harness({}, "", reranking);
+  v1::GenerateRequest request = Request("volcanic lava rock");
+  request.mutable_retrieval()->set_top_k(2);
+  const Stream fused = Generate(harness, request);
+  REQUIRE(fused.status.ok());
+  REQUIRE(fused.Result().sources_size() == 2);
+  CHECK(fused.Result().notices_size() == 0);
+
+  // The reranker puts the second fused candidate first.
+  FakeReply swapped;
+  swapped.content_type = "application/json";
+  swapped.parts.push_back(
+      {R"({"results":[{"index":1,"relevance_score":0.9},{"index":0,"relevance_score":0.1}]})", 0});
+  fake.Enqueue(swapped, FakeEndpoint::kRerank);
+  request.mutable_retrieval()->set_rerank(true);
+  const Stream reranked = Generate(harness, request);
+  REQUIRE(reranked.status.ok());
+  REQUIRE(reranked.Result().sources_size() == 2);
+  CHECK(reranked.Result().sources(0).chunk_id() == fused.Result().sources(1).chunk_id());
+  CHECK(reranked.Result().sources(1).chunk_id() == fused.Result().sources(0).chunk_id());
+  CHECK(reranked.Result().notices_size() == 0);
+  REQUIRE(fake.request_count() == 1);
+  CHECK(Json::parse(fake.requests()[0].body)["query"] == "volcanic lava rock");
+
+  // A failing reranker leaves the fused order and a notice.
+  fake.Enqueue(FakeReply::Error(404, R"({"error":"no such model"})"), FakeEndpoint::kRerank);
+  const Stream degraded = Generate(harness, request);
+  REQUIRE(degraded.status.ok());
+  REQUIRE(degraded.Result().sources_size() == 2);
+  CHECK(degraded.Result().sources(0).chunk_id() == fused.Result().sources(0).chunk_id());
+  REQUIRE(degraded.Result().notices_size() == 1);
+  CHECK(degraded.Result().notices(0).find("no such model") != std::string::npos);
 }
 
 }  // namespace
