@@ -1,5 +1,7 @@
 #include "index/embedder_flags.h"
 
+#include <algorithm>
+#include <cstddef>
 #include <string>
 
 #include "absl/flags/flag.h"
@@ -26,6 +28,10 @@ OpenAiEmbeddingsEndpoint EmbeddingsEndpointFromFlags() {
   endpoint.call_timeout = absl::Seconds(absl::GetFlag(FLAGS_embedder_timeout_seconds));
   endpoint.http.api_key = absl::GetFlag(FLAGS_embedder_api_key);
   endpoint.http.request_timeout = endpoint.call_timeout;
+  // Room for a whole batch of the widest vectors (8192 floats of up to ~24 bytes of JSON).
+  endpoint.http.max_response_bytes =
+      std::max<size_t>(endpoint.http.max_response_bytes,
+                       static_cast<size_t>(std::max(1, endpoint.batch_size)) * 8192 * 24);
   return endpoint;
 }
 

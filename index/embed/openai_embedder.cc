@@ -1,7 +1,9 @@
 #include "index/embed/openai_embedder.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstddef>
+#include <limits>
 #include <string>
 #include <utility>
 #include <vector>
@@ -107,11 +109,12 @@ absl::Status OpenAiEmbedder::EmbedBatch(absl::Span<const std::string_view> texts
                        " or use a model that returns ", dimension_, " dimensions)"));
     }
     for (const Json& value : *embedding) {
-      if (!value.is_number()) {
+      if (!value.is_number() || std::abs(value.get<double>()) > std::numeric_limits<float>::max()) {
         out.resize(first);
-        return remote::UnusableResponse("embeddings", "a non-numeric embedding value", body);
+        return remote::UnusableResponse("embeddings", "an embedding value that is not a float",
+                                        body);
       }
-      out.push_back(value.get<float>());
+      out.push_back(static_cast<float>(value.get<double>()));
     }
   }
   return absl::OkStatus();

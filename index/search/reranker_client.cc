@@ -1,6 +1,8 @@
 #include "index/search/reranker_client.h"
 
 #include <algorithm>
+#include <cmath>
+#include <limits>
 #include <string>
 #include <utility>
 #include <vector>
@@ -47,13 +49,14 @@ absl::StatusOr<std::vector<RerankedDocument>> RerankerClient::Rerank(
   std::vector<RerankedDocument> ranked;
   std::vector<bool> seen(documents.size(), false);
   for (const Json& item : *results) {
-    if (!item.is_object())
+    if (!item.is_object()) {
       return remote::UnusableResponse("reranker", "a result that is not an object", body);
+    }
     auto index = item.find("index");
     auto score = item.find("relevance_score");
     if (score == item.end()) score = item.find("score");
     if (index == item.end() || !index->is_number_unsigned() || score == item.end() ||
-        !score->is_number()) {
+        !score->is_number() || std::abs(score->get<double>()) > std::numeric_limits<float>::max()) {
       return remote::UnusableResponse("reranker", "a result without a numeric index and score",
                                       body);
     }
@@ -63,7 +66,7 @@ absl::StatusOr<std::vector<RerankedDocument>> RerankerClient::Rerank(
                                       "a result for a document that was not sent, or twice", body);
     }
     seen[position] = true;
-    ranked.push_back({position, score->get<float>()});
+    ranked.push_back({position, static_cast<float>(score->get<double>())});
   }
   // Rerankers sort by score already, but not every one promises to, and TEI may ignore top_n.
   std::stable_sort(

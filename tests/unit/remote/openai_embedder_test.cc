@@ -119,6 +119,10 @@ TEST_CASE("Malformed embeddings responses are errors, not vectors", "[embed]") {
                                                 {{"index", 0}, {"embedding", "AAAA"}}})}}),
                FakeEndpoint::kEmbeddings);
   CHECK(embedder->Embed(two).status().code() == absl::StatusCode::kInternal);
+  fake.Enqueue(reply(Json{{"data", Json::array({{{"index", 1}, {"embedding", {1, 2}}},
+                                                {{"index", 0}, {"embedding", {1e300, 2}}}})}}),
+               FakeEndpoint::kEmbeddings);
+  CHECK(embedder->Embed(two).status().code() == absl::StatusCode::kInternal);
 }
 
 TEST_CASE("Embedding retries 429/5xx and connection errors but not client errors", "[embed]") {
