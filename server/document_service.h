@@ -4,13 +4,15 @@
 
 #include "index/catalog.h"
 #include "quarry/v1/quarry.grpc.pb.h"
+#include "server/metrics/server_metrics.h"
 
 namespace quarry::server {
 
 class DocumentServiceImpl final : public v1::DocumentService::Service {
  public:
-  DocumentServiceImpl(Catalog* catalog, int max_batch_documents)
-      : catalog_(catalog), max_batch_documents_(max_batch_documents) {}
+  // `metrics` may be null (metrics disabled).
+  DocumentServiceImpl(Catalog* catalog, int max_batch_documents, metrics::ServerMetrics* metrics)
+      : catalog_(catalog), max_batch_documents_(max_batch_documents), metrics_(metrics) {}
 
   grpc::Status Ingest(grpc::ServerContext* context, const v1::IngestRequest* request,
                       v1::IngestResponse* response) override;
@@ -30,6 +32,7 @@ class DocumentServiceImpl final : public v1::DocumentService::Service {
 
   Catalog* catalog_;
   int max_batch_documents_;
+  metrics::ServerMetrics* metrics_;
 };
 
 }  // namespace quarry::server

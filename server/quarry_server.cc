@@ -4,6 +4,8 @@
 #include <grpcpp/health_check_service_interface.h>
 
 #include "absl/strings/str_cat.h"
+#include "server/metrics/rpc_metrics_interceptor.h"
+#include "server/metrics/server_state_collector.h"
 #include "spdlog/spdlog.h"
 
 namespace quarry::server {
@@ -23,12 +25,28 @@ absl::StatusOr<std::unique_ptr<QuarryServer>> QuarryServer::Start(const ServerOp
                  collection->config().name, statistics.documents, statistics.chunks);
   }
 
+  std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
+      interceptors;
+  if (!options.metrics_address.empty()) {
+    absl::StatusOr<std::unique_ptr<metrics::MetricsEndpoint>> endpoint =
+        metrics::MetricsEndpoint::Start(options.metrics_address);
+    if (!endpoint.ok()) return endpoint.status();
+    server->metrics_ = *std::move(endpoint);
+    server->server_metrics_ = std::make_unique<metrics::ServerMetrics>(server->metrics_->registry());
+    interceptors.push_back(
+        std::make_unique<metrics::RpcMetricsInterceptorFactory>(server->metrics_->registry()));
+  }
   server->collection_service_ = std::make_unique<CollectionServiceImpl>(server->catalog_.get());
-  server->document_service_ =
-      std::make_unique<DocumentServiceImpl>(server->catalog_.get(), options.max_batch_documents);
-  server->search_service_ = std::make_unique<SearchServiceImpl>(server->catalog_.get());
-  server->generation_service_ =
-      std::make_unique<GenerationServiceImpl>(server->catalog_.get(), options.generation);
+  server->document_service_ = std::make_unique<DocumentServiceImpl>(
+      server->catalog_.get(), options.max_batch_documents, server->server_metrics_.get());
+  server->search_service_ =
+      std::make_unique<SearchServiceImpl>(server->catalog_.get(), server->server_metrics_.get());
+  server->generation_service_ = std::make_unique<GenerationServiceImpl>(
+      server->catalog_.get(), options.generation, server->server_metrics_.get());
+  if (server->metrics_ != nullptr) {
+    server->metrics_->Add(std::make_shared<metrics::ServerStateCollector>(
+        server->catalog_.get(), server->generation_service_->llm_breaker()));
+  }
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -40,6 +58,7 @@ absl::StatusOr<std::unique_ptr<QuarryServer>> QuarryServer::Start(const ServerOp
   builder.RegisterService(server->document_service_.get());
   builder.RegisterService(server->search_service_.get());
   builder.RegisterService(server->generation_service_.get());
+  builder.experimental().SetInterceptorCreators(std::move(interceptors));
   server->server_ = builder.BuildAndStart();
   if (server->server_ == nullptr || server->port_ == 0) {
     return absl::UnavailableError(absl::StrCat("cannot listen on ", options.address));
@@ -50,7 +69,7 @@ absl::StatusOr<std::unique_ptr<QuarryServer>> QuarryServer::Start(const ServerOp
 }
 
 QuarryServer::~QuarryServer() {
-  if (!stopping_.HasBeenNotified()) Shutdown(absl::Now());
+  if (server_ != nullptr && !stopping_.HasBeenNotified()) Shutdown(absl::Now());
   if (refresher_.joinable()) refresher_.join();
 }
 

@@ -17,6 +17,8 @@
 #include "server/collection_service.h"
 #include "server/document_service.h"
 #include "server/generation_service.h"
+#include "server/metrics/metrics_endpoint.h"
+#include "server/metrics/server_metrics.h"
 #include "server/search_service.h"
 
 namespace quarry::server {
@@ -31,6 +33,8 @@ struct ServerOptions {
   // How often the catalog picks up other processes' writes and collections.
   absl::Duration refresh_interval = absl::Milliseconds(200);
   GenerationServiceOptions generation;
+  // Prometheus /metrics listen address host:port (port 0 picks a free one); empty: no metrics.
+  std::string metrics_address;
 };
 
 class QuarryServer {
@@ -40,6 +44,8 @@ class QuarryServer {
 
   // The port actually bound (useful with port 0).
   int port() const { return port_; }
+  // The metrics port actually bound; 0 when metrics are disabled.
+  int metrics_port() const { return metrics_ == nullptr ? 0 : metrics_->port(); }
 
   // Stops accepting calls, lets in-flight calls finish until `deadline`, then cancels them.
   void Shutdown(absl::Time deadline);
@@ -51,10 +57,13 @@ class QuarryServer {
   void RefreshLoop(absl::Duration interval);
 
   std::unique_ptr<Catalog> catalog_;
+  std::unique_ptr<metrics::ServerMetrics> server_metrics_;
   std::unique_ptr<CollectionServiceImpl> collection_service_;
   std::unique_ptr<DocumentServiceImpl> document_service_;
   std::unique_ptr<SearchServiceImpl> search_service_;
   std::unique_ptr<GenerationServiceImpl> generation_service_;
+  // Declared after what it scrapes (catalog, breaker), so it stops serving before they go.
+  std::unique_ptr<metrics::MetricsEndpoint> metrics_;  // null: metrics disabled
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
   absl::Notification stopping_;
