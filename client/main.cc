@@ -35,6 +35,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "client/eval_command.h"
 #include "client/filter_expression.h"
 #include "client/quarry_client.h"
 #include "index/document.h"
@@ -104,6 +105,11 @@ Usage:
   quarry delete --collection C ID...
   quarry ask QUESTION --collection C [--k N] [--model M] [--extractive]
                       [--mode dense|lexical|hybrid] [--filter EXPR]...
+  quarry eval --collection C --queries FILE --qrels FILE [--run FILE] [--k N (100)]
+              [--mode M] [--filter EXPR]... [--fusion rrf|weighted] [--rrf_k N]
+              [--dense_weight W] [--candidates N] [--mmr_lambda L] [--bm25_k1 K] [--bm25_b B]
+              [--max_chunks_per_document N (1)]
+                      nDCG@10, Recall@10/100, MRR@10 and latency of Search over the queries
 
 Global flags:
   --address HOST:PORT  the server (default: $QUARRY_ADDRESS, else 127.0.0.1:50051)
@@ -816,6 +822,21 @@ int Ask(const Context& context, const std::vector<std::string>& args) {
   return kExitOk;
 }
 
+// eval (client/eval_command.h): the shared search flags translated here, the rest there.
+int Eval(const Context& context, const std::vector<std::string>& args) {
+  absl::StatusOr<std::string> collection = RequiredCollection();
+  if (!collection.ok()) return UsageError(collection.status().message());
+  if (!args.empty()) return UsageError("eval takes no arguments");
+  EvalRequest request{context.client, context.call, *collection, {}, context.flags_set,
+                      context.json};
+  const int32_t depth = context.flags_set.contains("k") ? absl::GetFlag(FLAGS_k) : kEvalDefaultDepth;
+  absl::Status status = BuildRetrievalOptions(context, depth, &request.options);
+  if (status.ok()) status = CheckEvalFlags(context.flags_set);
+  if (!status.ok()) return UsageError(status.message());
+  status = RunEval(request);
+  return status.ok() ? kExitOk : Fail(status);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Command line.
 
@@ -842,6 +863,7 @@ const std::vector<Command>& Commands() {
       {"health", {}, Health},
       {"delete", {"collection"}, Delete},
       {"ask", {"collection", "k", "mode", "filter", "model", "extractive"}, Ask},
+      {"eval", EvalFlagNames(), Eval},
   };
   return *commands;
 }
