@@ -12,6 +12,7 @@
 #include "index/environment_flags.h"
 #include "index/shutdown_signal.h"
 #include "server/quarry_server.h"
+#include "server/security/security_flags.h"
 #include "spdlog/sinks/stdout_sinks.h"
 #include "spdlog/spdlog.h"
 
@@ -63,6 +64,7 @@ quarry::server::ServerOptions OptionsFromFlags() {
   options.generation.allowed_models = absl::GetFlag(FLAGS_llm_allowed_models);
   options.generation.default_context_tokens = absl::GetFlag(FLAGS_generate_context_tokens);
   options.generation.max_question_bytes = options.limits.max_query_bytes;
+  options.security = quarry::security::SecurityOptionsFromFlags();
   return options;
 }
 

@@ -18,6 +18,9 @@
 #include "server/document_service.h"
 #include "server/generation_service.h"
 #include "server/search_service.h"
+#include "server/security/call_gate.h"
+#include "server/security/guarded_services.h"
+#include "server/security/security_options.h"
 
 namespace quarry::server {
 
@@ -31,6 +34,7 @@ struct ServerOptions {
   // How often the catalog picks up other processes' writes and collections.
   absl::Duration refresh_interval = absl::Milliseconds(200);
   GenerationServiceOptions generation;
+  security::SecurityOptions security;
 };
 
 class QuarryServer {
@@ -49,12 +53,19 @@ class QuarryServer {
  private:
   QuarryServer() = default;
   void RefreshLoop(absl::Duration interval);
+  void RegisterGuardedServices(grpc::ServerBuilder& builder);
 
   std::unique_ptr<Catalog> catalog_;
   std::unique_ptr<CollectionServiceImpl> collection_service_;
   std::unique_ptr<DocumentServiceImpl> document_service_;
   std::unique_ptr<SearchServiceImpl> search_service_;
   std::unique_ptr<GenerationServiceImpl> generation_service_;
+  // What is registered: the services above behind the security gate.
+  std::unique_ptr<security::CallGate> gate_;
+  std::unique_ptr<security::GuardedCollectionService> guarded_collections_;
+  std::unique_ptr<security::GuardedDocumentService> guarded_documents_;
+  std::unique_ptr<security::GuardedSearchService> guarded_search_;
+  std::unique_ptr<security::GuardedGenerationService> guarded_generation_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
   absl::Notification stopping_;
