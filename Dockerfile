@@ -3,11 +3,15 @@
 # debian:bookworm-slim with only the runtime libraries, as a non-root user.
 
 FROM debian:bookworm AS build
+# FAISS rebuilt for AVX2 when the build host's CPU has it (auto); pass --build-arg
+# QUARRY_FAISS=debian for an image that must also run on CPUs without AVX2.
+ARG QUARRY_FAISS=auto
 WORKDIR /src
-COPY deploy/install-deps.sh deploy/install-deps.sh
+COPY deploy/install-deps.sh deploy/install-faiss-avx2.sh deploy/
 RUN deploy/install-deps.sh && rm -rf /var/lib/apt/lists/*
 COPY . .
 RUN cmake -S . -B /build -G Ninja -DCMAKE_BUILD_TYPE=Release -DQUARRY_BUILD_TESTS=OFF \
+      -DQUARRY_BUILD_BENCHMARKS=OFF -DQUARRY_FAISS=$(echo "$QUARRY_FAISS" | tr a-z A-Z) \
  && cmake --build /build --parallel --target quarry-server quarry-indexer quarry \
  && install -D -m 0755 /build/server/quarry-server /out/bin/quarry-server \
  && install -D -m 0755 /build/index/quarry-indexer /out/bin/quarry-indexer \

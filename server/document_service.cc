@@ -61,6 +61,10 @@ grpc::Status DocumentServiceImpl::IngestStream(grpc::ServerContext* context,
   while (v1::serialization::ReadRequest(*reader, &request, &read_status)) {
     ++messages;
     if (collection == nullptr) {
+      if (authorize_stream_) {
+        absl::Status allowed = authorize_stream_(*context, request.collection());
+        if (!allowed.ok()) return ToGrpcStatus(allowed);
+      }
       absl::StatusOr<std::shared_ptr<Collection>> found = catalog_->Get(request.collection());
       if (!found.ok()) return ToGrpcStatus(found.status());
       collection = *std::move(found);

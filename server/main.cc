@@ -12,6 +12,7 @@
 #include "index/environment_flags.h"
 #include "index/shutdown_signal.h"
 #include "server/quarry_server.h"
+#include "server/security/security_flags.h"
 #include "spdlog/sinks/stdout_sinks.h"
 #include "spdlog/spdlog.h"
 
@@ -67,6 +68,7 @@ quarry::server::ServerOptions OptionsFromFlags() {
   options.generation.default_context_tokens = absl::GetFlag(FLAGS_generate_context_tokens);
   options.generation.max_question_bytes = options.limits.max_query_bytes;
   options.metrics_address = absl::GetFlag(FLAGS_metrics_address);
+  options.security = quarry::security::SecurityOptionsFromFlags();
   return options;
 }
 

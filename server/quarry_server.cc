@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "server/metrics/rpc_metrics_interceptor.h"
 #include "server/metrics/server_state_collector.h"
+#include "server/security/server_credentials.h"
 #include "spdlog/spdlog.h"
 
 namespace quarry::server {
@@ -25,6 +26,14 @@ absl::StatusOr<std::unique_ptr<QuarryServer>> QuarryServer::Start(const ServerOp
                  collection->config().name, statistics.documents, statistics.chunks);
   }
 
+  absl::StatusOr<std::unique_ptr<security::CallGate>> gate =
+      security::CallGate::Create(options.security);
+  if (!gate.ok()) return gate.status();
+  server->gate_ = *std::move(gate);
+  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
+      security::MakeServerCredentials(options.security.tls);
+  if (!credentials.ok()) return credentials.status();
+
   std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
       interceptors;
   if (!options.metrics_address.empty()) {
@@ -38,7 +47,10 @@ absl::StatusOr<std::unique_ptr<QuarryServer>> QuarryServer::Start(const ServerOp
   }
   server->collection_service_ = std::make_unique<CollectionServiceImpl>(server->catalog_.get());
   server->document_service_ = std::make_unique<DocumentServiceImpl>(
-      server->catalog_.get(), options.max_batch_documents, server->server_metrics_.get());
+      server->catalog_.get(), options.max_batch_documents, server->server_metrics_.get(),
+      [gate = server->gate_.get()](const grpc::ServerContext& context, const std::string& name) {
+        return gate->Authorize(context, security::Access::kWrite, name);
+      });
   server->search_service_ =
       std::make_unique<SearchServiceImpl>(server->catalog_.get(), server->server_metrics_.get());
   server->generation_service_ = std::make_unique<GenerationServiceImpl>(
@@ -51,13 +63,10 @@ absl::StatusOr<std::unique_ptr<QuarryServer>> QuarryServer::Start(const ServerOp
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(options.address, grpc::InsecureServerCredentials(), &server->port_);
+  builder.AddListeningPort(options.address, *credentials, &server->port_);
   builder.SetMaxReceiveMessageSize(options.max_message_bytes);
   builder.SetMaxSendMessageSize(options.max_message_bytes);
-  builder.RegisterService(server->collection_service_.get());
-  builder.RegisterService(server->document_service_.get());
-  builder.RegisterService(server->search_service_.get());
-  builder.RegisterService(server->generation_service_.get());
+  server->RegisterGuardedServices(builder);
   builder.experimental().SetInterceptorCreators(std::move(interceptors));
   server->server_ = builder.BuildAndStart();
   if (server->server_ == nullptr || server->port_ == 0) {
@@ -68,7 +77,23 @@ absl::StatusOr<std::unique_ptr<QuarryServer>> QuarryServer::Start(const ServerOp
   return server;
 }
 
+void QuarryServer::RegisterGuardedServices(grpc::ServerBuilder& builder) {
+  security::CallGate* gate = gate_.get();
+  guarded_collections_ =
+      std::make_unique<security::GuardedCollectionService>(gate, collection_service_.get());
+  guarded_documents_ =
+      std::make_unique<security::GuardedDocumentService>(gate, document_service_.get());
+  guarded_search_ = std::make_unique<security::GuardedSearchService>(gate, search_service_.get());
+  guarded_generation_ =
+      std::make_unique<security::GuardedGenerationService>(gate, generation_service_.get());
+  builder.RegisterService(guarded_collections_.get());
+  builder.RegisterService(guarded_documents_.get());
+  builder.RegisterService(guarded_search_.get());
+  builder.RegisterService(guarded_generation_.get());
+}
+
 QuarryServer::~QuarryServer() {
+  // A server whose Start failed has nothing to shut down.
   if (server_ != nullptr && !stopping_.HasBeenNotified()) Shutdown(absl::Now());
   if (refresher_.joinable()) refresher_.join();
 }

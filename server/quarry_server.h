@@ -20,6 +20,9 @@
 #include "server/metrics/metrics_endpoint.h"
 #include "server/metrics/server_metrics.h"
 #include "server/search_service.h"
+#include "server/security/call_gate.h"
+#include "server/security/guarded_services.h"
+#include "server/security/security_options.h"
 
 namespace quarry::server {
 
@@ -35,6 +38,7 @@ struct ServerOptions {
   GenerationServiceOptions generation;
   // Prometheus /metrics listen address host:port (port 0 picks a free one); empty: no metrics.
   std::string metrics_address;
+  security::SecurityOptions security;
 };
 
 class QuarryServer {
@@ -55,6 +59,7 @@ class QuarryServer {
  private:
   QuarryServer() = default;
   void RefreshLoop(absl::Duration interval);
+  void RegisterGuardedServices(grpc::ServerBuilder& builder);
 
   std::unique_ptr<Catalog> catalog_;
   std::unique_ptr<metrics::ServerMetrics> server_metrics_;
@@ -64,6 +69,12 @@ class QuarryServer {
   std::unique_ptr<GenerationServiceImpl> generation_service_;
   // Declared after what it scrapes (catalog, breaker), so it stops serving before they go.
   std::unique_ptr<metrics::MetricsEndpoint> metrics_;  // null: metrics disabled
+  // What is registered: the services above behind the security gate.
+  std::unique_ptr<security::CallGate> gate_;
+  std::unique_ptr<security::GuardedCollectionService> guarded_collections_;
+  std::unique_ptr<security::GuardedDocumentService> guarded_documents_;
+  std::unique_ptr<security::GuardedSearchService> guarded_search_;
+  std::unique_ptr<security::GuardedGenerationService> guarded_generation_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
   absl::Notification stopping_;
