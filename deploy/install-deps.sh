@@ -14,6 +14,7 @@ build_packages=(
   libcurl4-openssl-dev nlohmann-json3-dev libspdlog-dev libcpp-httplib-dev libstemmer-dev
   libssl-dev openssl
   python3 python3-grpcio python3-grpc-tools
+  prometheus
 )
 # What the built binaries load (FAISS links statically): for the slim runtime image.
 runtime_packages=(

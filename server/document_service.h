@@ -9,6 +9,7 @@
 #include "absl/status/status.h"
 #include "index/catalog.h"
 #include "quarry/v1/quarry.grpc.pb.h"
+#include "server/metrics/server_metrics.h"
 
 namespace quarry::server {
 
@@ -19,10 +20,12 @@ class DocumentServiceImpl final : public v1::DocumentService::Service {
   using StreamAuthorizer =
       std::function<absl::Status(const grpc::ServerContext& context, const std::string& collection)>;
 
-  DocumentServiceImpl(Catalog* catalog, int max_batch_documents,
+  // `metrics` may be null (metrics disabled).
+  DocumentServiceImpl(Catalog* catalog, int max_batch_documents, metrics::ServerMetrics* metrics,
                       StreamAuthorizer authorize_stream = {})
       : catalog_(catalog),
         max_batch_documents_(max_batch_documents),
+        metrics_(metrics),
         authorize_stream_(std::move(authorize_stream)) {}
 
   grpc::Status Ingest(grpc::ServerContext* context, const v1::IngestRequest* request,
@@ -43,6 +46,7 @@ class DocumentServiceImpl final : public v1::DocumentService::Service {
 
   Catalog* catalog_;
   int max_batch_documents_;
+  metrics::ServerMetrics* metrics_;
   StreamAuthorizer authorize_stream_;
 };
 

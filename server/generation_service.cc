@@ -131,8 +131,12 @@ grpc::Status Cancelled() {
 
 }  // namespace
 
-GenerationServiceImpl::GenerationServiceImpl(Catalog* catalog, GenerationServiceOptions options)
-    : catalog_(catalog), options_(std::move(options)), extractive_(options_.extractive) {
+GenerationServiceImpl::GenerationServiceImpl(Catalog* catalog, GenerationServiceOptions options,
+                                             metrics::ServerMetrics* metrics)
+    : catalog_(catalog),
+      options_(std::move(options)),
+      extractive_(options_.extractive),
+      metrics_(metrics) {
   if (!options_.llm.base_url.empty()) {
     llm_ = std::make_unique<generation::LlmClient>(options_.llm);
   }
@@ -260,6 +264,7 @@ grpc::Status GenerationServiceImpl::Generate(grpc::ServerContext* context,
   if (request->retrieval().top_k() == 0) query->top_k = options_.default_top_k;
   absl::StatusOr<SearchResult> retrieved = (*collection)->Search(*query);
   if (!retrieved.ok()) return ToGrpcStatus(retrieved.status());
+  if (metrics_ != nullptr) metrics_->RecordSearch(*retrieved);
   call.MarkRetrieved();
   if (call.IsCancelled()) return Cancelled();
 
@@ -306,8 +311,21 @@ grpc::Status GenerationServiceImpl::Generate(grpc::ServerContext* context,
     generation::CallControl control;
     control.deadline = call.Deadline();
     control.cancelled = [&call] { return call.IsCancelled(); };
-    absl::StatusOr<generation::ChatCompletion> completion = llm_->Complete(
-        chat, control, [&call](std::string_view text) { return call.WriteDelta(text); });
+    const absl::Time llm_start = absl::Now();
+    bool first_token = true;
+    absl::StatusOr<generation::ChatCompletion> completion =
+        llm_->Complete(chat, control, [&](std::string_view text) {
+          if (first_token && metrics_ != nullptr) metrics_->llm().RecordFirstToken(absl::Now() - llm_start);
+          first_token = false;
+          return call.WriteDelta(text);
+        });
+    if (metrics_ != nullptr) {
+      metrics_->llm().RecordCall(completion.status(), absl::Now() - llm_start);
+      if (completion.ok() && completion->usage.has_value()) {
+        metrics_->llm().RecordTokens(completion->usage->prompt_tokens,
+                                     completion->usage->completion_tokens);
+      }
+    }
     if (call.IsCancelled()) return Cancelled();
     if (!completion.ok()) return ToGrpcStatus(completion.status());
     for (const Citation& citation :

@@ -33,6 +33,9 @@ ABSL_FLAG(bool, fsync, true,
 ABSL_FLAG(int, shutdown_grace_seconds, 10,
           "On SIGTERM/SIGINT, how long in-flight calls may take before they are cancelled");
 ABSL_FLAG(std::string, log_level, "info", "Log level: trace, debug, info, warn, error");
+ABSL_FLAG(std::string, metrics_address, "0.0.0.0:9464",
+          "Prometheus /metrics listen address host:port (port 0 picks a free one; empty: no "
+          "metrics)");
 ABSL_FLAG(std::string, llm_base_url, "",
           "OpenAI-compatible API base, e.g. http://127.0.0.1:8000/v1 (empty: no LLM; Generate "
           "answers extractively)");
@@ -65,6 +68,7 @@ quarry::server::ServerOptions OptionsFromFlags() {
   options.generation.default_context_tokens = absl::GetFlag(FLAGS_generate_context_tokens);
   options.generation.max_question_bytes = options.limits.max_query_bytes;
   options.security = quarry::security::SecurityOptionsFromFlags();
+  options.metrics_address = absl::GetFlag(FLAGS_metrics_address);
   return options;
 }
 
@@ -87,6 +91,13 @@ int main(int argc, char** argv) {
   if (!server.ok()) {
     spdlog::critical("msg=\"start failed\" error=\"{}\"", server.status().ToString());
     return 1;
+  }
+  if ((*server)->metrics_port() != 0) {
+    const std::string metrics_host =
+        options.metrics_address.substr(0, options.metrics_address.rfind(':'));
+    spdlog::info("msg=\"serving metrics\" address={}:{}", metrics_host, (*server)->metrics_port());
+    std::printf("quarry-server metrics on %s:%d\n", metrics_host.c_str(),
+                (*server)->metrics_port());
   }
   const std::string host = options.address.substr(0, options.address.rfind(':'));
   spdlog::info("msg=\"listening\" address={}:{} data_dir={}", host, (*server)->port(),

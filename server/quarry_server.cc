@@ -5,6 +5,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "server/security/server_credentials.h"
+#include "server/metrics/rpc_metrics_interceptor.h"
+#include "server/metrics/server_state_collector.h"
 #include "spdlog/spdlog.h"
 
 namespace quarry::server {
@@ -32,15 +34,31 @@ absl::StatusOr<std::unique_ptr<QuarryServer>> QuarryServer::Start(const ServerOp
       security::MakeServerCredentials(options.security.tls);
   if (!credentials.ok()) return credentials.status();
 
+  std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
+      interceptors;
+  if (!options.metrics_address.empty()) {
+    absl::StatusOr<std::unique_ptr<metrics::MetricsEndpoint>> endpoint =
+        metrics::MetricsEndpoint::Start(options.metrics_address);
+    if (!endpoint.ok()) return endpoint.status();
+    server->metrics_ = *std::move(endpoint);
+    server->server_metrics_ = std::make_unique<metrics::ServerMetrics>(server->metrics_->registry());
+    interceptors.push_back(
+        std::make_unique<metrics::RpcMetricsInterceptorFactory>(server->metrics_->registry()));
+  }
   server->collection_service_ = std::make_unique<CollectionServiceImpl>(server->catalog_.get());
   server->document_service_ = std::make_unique<DocumentServiceImpl>(
-      server->catalog_.get(), options.max_batch_documents,
+      server->catalog_.get(), options.max_batch_documents, server->server_metrics_.get(),
       [gate = server->gate_.get()](const grpc::ServerContext& context, const std::string& name) {
         return gate->Authorize(context, security::Access::kWrite, name);
       });
-  server->search_service_ = std::make_unique<SearchServiceImpl>(server->catalog_.get());
-  server->generation_service_ =
-      std::make_unique<GenerationServiceImpl>(server->catalog_.get(), options.generation);
+  server->search_service_ =
+      std::make_unique<SearchServiceImpl>(server->catalog_.get(), server->server_metrics_.get());
+  server->generation_service_ = std::make_unique<GenerationServiceImpl>(
+      server->catalog_.get(), options.generation, server->server_metrics_.get());
+  if (server->metrics_ != nullptr) {
+    server->metrics_->Add(std::make_shared<metrics::ServerStateCollector>(
+        server->catalog_.get(), server->generation_service_->llm_breaker()));
+  }
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -49,6 +67,7 @@ absl::StatusOr<std::unique_ptr<QuarryServer>> QuarryServer::Start(const ServerOp
   builder.SetMaxReceiveMessageSize(options.max_message_bytes);
   builder.SetMaxSendMessageSize(options.max_message_bytes);
   server->RegisterGuardedServices(builder);
+  builder.experimental().SetInterceptorCreators(std::move(interceptors));
   server->server_ = builder.BuildAndStart();
   if (server->server_ == nullptr || server->port_ == 0) {
     return absl::UnavailableError(absl::StrCat("cannot listen on ", options.address));

@@ -17,6 +17,8 @@
 #include "server/collection_service.h"
 #include "server/document_service.h"
 #include "server/generation_service.h"
+#include "server/metrics/metrics_endpoint.h"
+#include "server/metrics/server_metrics.h"
 #include "server/search_service.h"
 #include "server/security/call_gate.h"
 #include "server/security/guarded_services.h"
@@ -35,6 +37,8 @@ struct ServerOptions {
   absl::Duration refresh_interval = absl::Milliseconds(200);
   GenerationServiceOptions generation;
   security::SecurityOptions security;
+  // Prometheus /metrics listen address host:port (port 0 picks a free one); empty: no metrics.
+  std::string metrics_address;
 };
 
 class QuarryServer {
@@ -44,6 +48,8 @@ class QuarryServer {
 
   // The port actually bound (useful with port 0).
   int port() const { return port_; }
+  // The metrics port actually bound; 0 when metrics are disabled.
+  int metrics_port() const { return metrics_ == nullptr ? 0 : metrics_->port(); }
 
   // Stops accepting calls, lets in-flight calls finish until `deadline`, then cancels them.
   void Shutdown(absl::Time deadline);
@@ -56,6 +62,7 @@ class QuarryServer {
   void RegisterGuardedServices(grpc::ServerBuilder& builder);
 
   std::unique_ptr<Catalog> catalog_;
+  std::unique_ptr<metrics::ServerMetrics> server_metrics_;
   std::unique_ptr<CollectionServiceImpl> collection_service_;
   std::unique_ptr<DocumentServiceImpl> document_service_;
   std::unique_ptr<SearchServiceImpl> search_service_;
@@ -66,6 +73,8 @@ class QuarryServer {
   std::unique_ptr<security::GuardedDocumentService> guarded_documents_;
   std::unique_ptr<security::GuardedSearchService> guarded_search_;
   std::unique_ptr<security::GuardedGenerationService> guarded_generation_;
+  // Declared after what it scrapes (catalog, breaker), so it stops serving before they go.
+  std::unique_ptr<metrics::MetricsEndpoint> metrics_;  // null: metrics disabled
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
   absl::Notification stopping_;

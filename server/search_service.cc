@@ -36,6 +36,7 @@ grpc::Status SearchServiceImpl::Search(grpc::ServerContext* context,
   if (!query.ok()) return ToGrpcStatus(query.status());
   absl::StatusOr<SearchResult> result = (*collection)->Search(*query);
   if (!result.ok()) return ToGrpcStatus(result.status());
+  if (metrics_ != nullptr) metrics_->RecordSearch(*result);
   for (const Hit& hit : result->hits) {
     HitToProto(hit, !request->omit_text(), *response->add_hits());
   }

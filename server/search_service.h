@@ -4,18 +4,22 @@
 
 #include "index/catalog.h"
 #include "quarry/v1/quarry.grpc.pb.h"
+#include "server/metrics/server_metrics.h"
 
 namespace quarry::server {
 
 class SearchServiceImpl final : public v1::SearchService::Service {
  public:
-  explicit SearchServiceImpl(Catalog* catalog) : catalog_(catalog) {}
+  // `metrics` may be null (metrics disabled).
+  SearchServiceImpl(Catalog* catalog, metrics::ServerMetrics* metrics)
+      : catalog_(catalog), metrics_(metrics) {}
 
   grpc::Status Search(grpc::ServerContext* context, const v1::SearchRequest* request,
                       v1::SearchResponse* response) override;
 
  private:
   Catalog* catalog_;
+  metrics::ServerMetrics* metrics_;
 };
 
 // The core query a SearchRequest asks for (shared with Generate's retrieval step).

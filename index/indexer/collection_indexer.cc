@@ -262,7 +262,7 @@ absl::StatusOr<IndexerStepResult> CollectionIndexer::MergeShards() {
   return PublishShard(*std::move(manifest), documents, {}, position, group);
 }
 
-absl::Status CollectionIndexer::CollectGarbage() {
+absl::StatusOr<GarbageCollected> CollectionIndexer::CollectGarbage() {
   const std::string shards_directory = directory_ + "/shards";
   // This object holds the collection's lock and builds nothing right now, so every temporary
   // build directory is a crashed one.
@@ -273,8 +273,9 @@ absl::Status CollectionIndexer::CollectGarbage() {
   absl::StatusOr<Manifest> manifest = ReadManifest(directory_);
   if (!manifest.ok()) return manifest.status();
   const std::optional<absl::Time> published = ModificationTime(ManifestPath(directory_));
+  GarbageCollected collected;
   if (!published.has_value() || absl::Now() - *published < options_.garbage_grace) {
-    return absl::OkStatus();
+    return collected;
   }
   // Every shard the current manifest does not name was retired before it was published.
   absl::flat_hash_set<std::string> live;
@@ -287,24 +288,27 @@ absl::Status CollectionIndexer::CollectGarbage() {
       return status;
     }
     shards_.erase(id);
+    ++collected.shards;
   }
   const std::string log_directory = directory_ + "/log";
   absl::StatusOr<std::vector<std::string>> segments = ListDirectory(log_directory);
-  if (!segments.ok()) return absl::OkStatus();
+  if (!segments.ok()) return collected;
   for (const std::string& name : *segments) {
     std::optional<uint64_t> number = SegmentNumber(name);
     if (number.has_value() && *number < manifest->log_position.segment) {
       const std::string path = absl::StrCat(log_directory, "/", name);
       if (unlink(path.c_str()) != 0 && errno != ENOENT) return ErrnoStatus("unlink", path, errno);
+      ++collected.log_segments;
     }
   }
-  return SyncDirectory(log_directory);
+  if (absl::Status status = SyncDirectory(log_directory); !status.ok()) return status;
+  return collected;
 }
 
-absl::StatusOr<uint64_t> CollectionIndexer::LogBytesBehind() const {
-  absl::StatusOr<Manifest> manifest = ReadManifest(directory_);
+absl::StatusOr<uint64_t> LogBytesBehind(const std::string& collection_directory) {
+  absl::StatusOr<Manifest> manifest = ReadManifest(collection_directory);
   if (!manifest.ok()) return manifest.status();
-  const std::string log_directory = directory_ + "/log";
+  const std::string log_directory = collection_directory + "/log";
   absl::StatusOr<std::vector<std::string>> segments = ListDirectory(log_directory);
   if (!segments.ok()) return segments.status();
   uint64_t behind = 0;

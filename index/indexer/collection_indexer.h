@@ -50,6 +50,17 @@ struct IndexerStepResult {
   double seconds = 0;
 };
 
+// What one garbage collection removed (for logs and metrics).
+struct GarbageCollected {
+  int64_t shards = 0;
+  int64_t log_segments = 0;
+};
+
+// Bytes of log records after the published manifest's position in `collection_directory`:
+// how far the shards lag behind the log (0 when the indexer has caught up). Read from the
+// files, so servers and the indexer report the same figure.
+absl::StatusOr<uint64_t> LogBytesBehind(const std::string& collection_directory);
+
 class CollectionIndexer {
  public:
   // UNAVAILABLE when another indexer holds the collection's lock.
@@ -71,10 +82,7 @@ class CollectionIndexer {
 
   // Deletes crashed temporary builds at once, and retired shards and log segments before the
   // manifest's position once the manifest is older than the grace period.
-  absl::Status CollectGarbage();
-
-  // Chunks the log holds after the manifest's position, by segment bytes (for lag metrics).
-  absl::StatusOr<uint64_t> LogBytesBehind() const;
+  absl::StatusOr<GarbageCollected> CollectGarbage();
 
  private:
   CollectionIndexer(std::string directory, CollectionConfig config, IndexerOptions options,

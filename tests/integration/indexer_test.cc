@@ -23,7 +23,8 @@ namespace v1 = quarry::v1;
 // Runs `quarry-indexer watch --once` on the data directory; returns its exit status.
 int RunIndexerOnce(const std::string& data_dir) {
   std::vector<std::string> arguments = {QUARRY_INDEXER_BINARY, "watch", "--once",
-                                        "--data_dir=" + data_dir, "--garbage_grace_seconds=0"};
+                                        "--data_dir=" + data_dir, "--garbage_grace_seconds=0",
+                                        "--metrics_address="};
   std::vector<char*> argv;
   for (std::string& argument : arguments) argv.push_back(argument.data());
   argv.push_back(nullptr);

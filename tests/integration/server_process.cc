@@ -17,12 +17,13 @@
 #include <stdexcept>
 #include <thread>
 
-extern char** environ;
+#include "tests/integration/child_process.h"
 
 namespace quarry::testing {
 namespace {
 
 constexpr std::string_view kListeningPrefix = "quarry-server listening on ";
+constexpr std::string_view kMetricsPrefix = "quarry-server metrics on ";
 
 std::string ErrnoMessage(std::string_view what) {
   return std::string(what) + ": " + std::strerror(errno);
@@ -74,56 +75,15 @@ ServerProcess::~ServerProcess() {
 }
 
 void ServerProcess::Launch() {
+  metrics_address_.clear();
+  // Metrics on an ephemeral port too: the default port would clash between parallel tests.
   std::vector<std::string> args = {QUARRY_SERVER_BINARY, "--address=127.0.0.1:0",
+                                   "--metrics_address=127.0.0.1:0",
                                    "--data_dir=" + config_.data_dir};
   args.insert(args.end(), config_.flags.begin(), config_.flags.end());
-  std::vector<char*> argv;
-  for (std::string& arg : args) argv.push_back(arg.data());
-  argv.push_back(nullptr);
-
-  // The server reads QUARRY_* variables as flag defaults: keep the caller's out of the test.
-  std::vector<char*> envp;
-  for (char** variable = environ; *variable != nullptr; ++variable) {
-    if (std::strncmp(*variable, "QUARRY_", 7) != 0) envp.push_back(*variable);
-  }
-  envp.push_back(nullptr);
-
-  int pipe_fds[2];
-  if (::pipe2(pipe_fds, O_CLOEXEC) != 0) throw std::runtime_error(ErrnoMessage("pipe2"));
-
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_adddup2(&actions, pipe_fds[1], STDOUT_FILENO);
-  posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, config_.log_path.c_str(),
-                                   O_WRONLY | O_CREAT | O_APPEND, 0644);
-
-  // The child starts with no blocked signals and default dispositions for the ones we use,
-  // whatever this (multi-threaded, gRPC-using) process has set up.
-  posix_spawnattr_t attributes;
-  posix_spawnattr_init(&attributes);
-  sigset_t empty;
-  sigemptyset(&empty);
-  sigset_t defaults;
-  sigemptyset(&defaults);
-  for (int signal_number : {SIGTERM, SIGINT, SIGPIPE, SIGHUP}) sigaddset(&defaults, signal_number);
-  posix_spawnattr_setsigmask(&attributes, &empty);
-  posix_spawnattr_setsigdefault(&attributes, &defaults);
-  posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-
-  pid_t pid = -1;
-  const int spawn_error =
-      ::posix_spawn(&pid, argv[0], &actions, &attributes, argv.data(), envp.data());
-  posix_spawn_file_actions_destroy(&actions);
-  posix_spawnattr_destroy(&attributes);
-  ::close(pipe_fds[1]);
-  if (spawn_error != 0) {
-    ::close(pipe_fds[0]);
-    throw std::runtime_error(std::string("posix_spawn ") + argv[0] + ": " +
-                             std::strerror(spawn_error));
-  }
-  pid_ = pid;
-  stdout_fd_ = pipe_fds[0];
+  const SpawnedChild child = SpawnWithPipedStdout(std::move(args), config_.log_path);
+  pid_ = child.pid;
+  stdout_fd_ = child.stdout_fd;
 
   // Read stdout until the listening line, EOF (the server died) or the deadline.
   const auto deadline = std::chrono::steady_clock::now() + config_.startup_timeout;
@@ -137,6 +97,7 @@ void ServerProcess::Launch() {
         address_ = line.substr(kListeningPrefix.size());
         break;
       }
+      if (line.rfind(kMetricsPrefix, 0) == 0) metrics_address_ = line.substr(kMetricsPrefix.size());
       continue;  // Not ours; keep reading.
     }
     const auto remaining = std::chrono::duration_cast<std::chrono::milliseconds>(

@@ -70,6 +70,8 @@ class ServerProcess {
 
   // "127.0.0.1:PORT" as printed by the server.
   const std::string& address() const { return address_; }
+  // "127.0.0.1:PORT" of the Prometheus /metrics endpoint; empty when metrics are disabled.
+  const std::string& metrics_address() const { return metrics_address_; }
   pid_t pid() const { return pid_; }
   bool running() const { return pid_ > 0; }
   const ServerConfig& config() const { return config_; }
@@ -102,6 +104,7 @@ class ServerProcess {
   pid_t pid_ = -1;
   int stdout_fd_ = -1;
   std::string address_;
+  std::string metrics_address_;
   std::shared_ptr<grpc::Channel> channel_;
 };
 
