@@ -67,8 +67,8 @@ quarry::server::ServerOptions OptionsFromFlags() {
   options.generation.allowed_models = absl::GetFlag(FLAGS_llm_allowed_models);
   options.generation.default_context_tokens = absl::GetFlag(FLAGS_generate_context_tokens);
   options.generation.max_question_bytes = options.limits.max_query_bytes;
-  options.metrics_address = absl::GetFlag(FLAGS_metrics_address);
   options.security = quarry::security::SecurityOptionsFromFlags();
+  options.metrics_address = absl::GetFlag(FLAGS_metrics_address);
   return options;
 }
 

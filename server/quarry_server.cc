@@ -4,9 +4,9 @@
 #include <grpcpp/health_check_service_interface.h>
 
 #include "absl/strings/str_cat.h"
+#include "server/security/server_credentials.h"
 #include "server/metrics/rpc_metrics_interceptor.h"
 #include "server/metrics/server_state_collector.h"
-#include "server/security/server_credentials.h"
 #include "spdlog/spdlog.h"
 
 namespace quarry::server {

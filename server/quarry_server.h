@@ -36,9 +36,9 @@ struct ServerOptions {
   // How often the catalog picks up other processes' writes and collections.
   absl::Duration refresh_interval = absl::Milliseconds(200);
   GenerationServiceOptions generation;
+  security::SecurityOptions security;
   // Prometheus /metrics listen address host:port (port 0 picks a free one); empty: no metrics.
   std::string metrics_address;
-  security::SecurityOptions security;
 };
 
 class QuarryServer {
@@ -67,14 +67,14 @@ class QuarryServer {
   std::unique_ptr<DocumentServiceImpl> document_service_;
   std::unique_ptr<SearchServiceImpl> search_service_;
   std::unique_ptr<GenerationServiceImpl> generation_service_;
-  // Declared after what it scrapes (catalog, breaker), so it stops serving before they go.
-  std::unique_ptr<metrics::MetricsEndpoint> metrics_;  // null: metrics disabled
   // What is registered: the services above behind the security gate.
   std::unique_ptr<security::CallGate> gate_;
   std::unique_ptr<security::GuardedCollectionService> guarded_collections_;
   std::unique_ptr<security::GuardedDocumentService> guarded_documents_;
   std::unique_ptr<security::GuardedSearchService> guarded_search_;
   std::unique_ptr<security::GuardedGenerationService> guarded_generation_;
+  // Declared after what it scrapes (catalog, breaker), so it stops serving before they go.
+  std::unique_ptr<metrics::MetricsEndpoint> metrics_;  // null: metrics disabled
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
   absl::Notification stopping_;
