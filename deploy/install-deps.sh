@@ -2,7 +2,8 @@
 # Installs every Debian 12 package Quarry needs to build, test and run, then (build only) FAISS
 # rebuilt for AVX2 from Debian's source package where the CPU has it (deploy/install-faiss-avx2.sh).
 # Idempotent: packages already present are skipped by apt-get, an installed FAISS build is kept.
-# Usage: deploy/install-deps.sh [--runtime-only]
+# Usage: deploy/install-deps.sh [--runtime-only | --build-only]
+#   (default: build + test tools; --build-only: what the image's build stage needs)
 # Environment: QUARRY_FAISS=auto|avx2|debian (see deploy/install-faiss-avx2.sh).
 set -euo pipefail
 
@@ -14,8 +15,13 @@ build_packages=(
   libcurl4-openssl-dev nlohmann-json3-dev libspdlog-dev libcpp-httplib-dev libstemmer-dev
   libssl-dev openssl
   python3 python3-grpcio python3-grpc-tools
-  prometheus
 )
+# Only the tests use these: Prometheus scraping real processes, `docker-compose config`, the
+# Kubernetes manifest check, npm for the Dockerfile linter (deploy/install-dockerfile-lint.sh).
+test_packages=(
+  prometheus docker-compose python3-yaml
+)
+if ! command -v npm >/dev/null; then test_packages+=(npm); fi
 # What the built binaries load (FAISS links statically): for the slim runtime image.
 runtime_packages=(
   libgrpc++1.51 libgrpc29 libprotobuf32 libabsl20220623 libopenblas0 libgomp1 libcurl4
@@ -23,9 +29,11 @@ runtime_packages=(
   ca-certificates libssl3
 )
 
-packages=("${build_packages[@]}")
+packages=("${build_packages[@]}" "${test_packages[@]}")
 if [[ "${1:-}" == "--runtime-only" ]]; then
   packages=("${runtime_packages[@]}")
+elif [[ "${1:-}" == "--build-only" ]]; then
+  packages=("${build_packages[@]}")
 fi
 
 missing=()
