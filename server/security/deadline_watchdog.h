@@ -12,7 +12,6 @@
 
 #include <grpcpp/server_context.h>
 
-#include <cstdint>
 #include <map>
 #include <string>
 #include <thread>
