@@ -31,6 +31,13 @@ absl::StatusOr<std::unique_ptr<QuarryServer>> QuarryServer::Start(const ServerOp
   absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
       security::MakeServerCredentials(options.security.tls);
   if (!credentials.ok()) return credentials.status();
+  const security::SecurityOptions& secured = options.security;
+  spdlog::info(
+      "msg=\"security\" tls={} mutual_tls={} api_keys={} rate_limit_qps={} "
+      "max_generate_streams={} max_deadline={}",
+      !secured.tls.certificate_file.empty(), !secured.tls.client_ca_file.empty(),
+      server->gate_->api_keys_enabled(), secured.rate_limit_qps, secured.max_generate_streams,
+      absl::FormatDuration(secured.max_deadline));
 
   server->collection_service_ = std::make_unique<CollectionServiceImpl>(server->catalog_.get());
   server->document_service_ = std::make_unique<DocumentServiceImpl>(
