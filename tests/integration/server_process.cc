@@ -35,6 +35,72 @@ std::string ReadFileOrEmpty(const std::string& path) {
   return out.str();
 }
 
+// Starts `args` (args[0] is the binary) with stdin from /dev/null, stdout on `stdout_fd`
+// (/dev/null when -1) and stderr appended to `log_path`. The binaries read QUARRY_* variables as
+// flag defaults: the caller's are kept out of the test.
+pid_t Spawn(std::vector<std::string> args, int stdout_fd, const std::string& log_path) {
+  std::vector<char*> argv;
+  for (std::string& arg : args) argv.push_back(arg.data());
+  argv.push_back(nullptr);
+  std::vector<char*> envp;
+  for (char** variable = environ; *variable != nullptr; ++variable) {
+    if (std::strncmp(*variable, "QUARRY_", 7) != 0) envp.push_back(*variable);
+  }
+  envp.push_back(nullptr);
+
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+  if (stdout_fd >= 0) {
+    posix_spawn_file_actions_adddup2(&actions, stdout_fd, STDOUT_FILENO);
+  } else {
+    posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
+  }
+  posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, log_path.c_str(),
+                                   O_WRONLY | O_CREAT | O_APPEND, 0644);
+
+  // The child starts with no blocked signals and default dispositions for the ones we use,
+  // whatever this (multi-threaded, gRPC-using) process has set up.
+  posix_spawnattr_t attributes;
+  posix_spawnattr_init(&attributes);
+  sigset_t empty;
+  sigemptyset(&empty);
+  sigset_t defaults;
+  sigemptyset(&defaults);
+  for (int signal_number : {SIGTERM, SIGINT, SIGPIPE, SIGHUP}) sigaddset(&defaults, signal_number);
+  posix_spawnattr_setsigmask(&attributes, &empty);
+  posix_spawnattr_setsigdefault(&attributes, &defaults);
+  posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+
+  pid_t pid = -1;
+  const int spawn_error =
+      ::posix_spawn(&pid, argv[0], &actions, &attributes, argv.data(), envp.data());
+  posix_spawn_file_actions_destroy(&actions);
+  posix_spawnattr_destroy(&attributes);
+  if (spawn_error != 0) {
+    throw std::runtime_error(std::string("posix_spawn ") + argv[0] + ": " +
+                             std::strerror(spawn_error));
+  }
+  return pid;
+}
+
+// Waits for `pid` to exit, polling waitpid under a deadline (the condition is "the process
+// has exited"). Returns its exit code, 128 + signal when a signal ended it, -1 on timeout.
+int WaitForExit(pid_t pid, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  int status = 0;
+  while (true) {
+    const pid_t done = ::waitpid(pid, &status, WNOHANG);
+    if (done == pid) break;
+    if (done < 0 && errno != EINTR) throw std::runtime_error(ErrnoMessage("waitpid"));
+    if (std::chrono::steady_clock::now() >= deadline) return -1;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+  return -1;
+}
+
 int FailureCounter(int add) {
   static int failures = 0;
   failures += add;
@@ -77,51 +143,17 @@ void ServerProcess::Launch() {
   std::vector<std::string> args = {QUARRY_SERVER_BINARY, "--address=127.0.0.1:0",
                                    "--data_dir=" + config_.data_dir};
   args.insert(args.end(), config_.flags.begin(), config_.flags.end());
-  std::vector<char*> argv;
-  for (std::string& arg : args) argv.push_back(arg.data());
-  argv.push_back(nullptr);
-
-  // The server reads QUARRY_* variables as flag defaults: keep the caller's out of the test.
-  std::vector<char*> envp;
-  for (char** variable = environ; *variable != nullptr; ++variable) {
-    if (std::strncmp(*variable, "QUARRY_", 7) != 0) envp.push_back(*variable);
-  }
-  envp.push_back(nullptr);
-
   int pipe_fds[2];
   if (::pipe2(pipe_fds, O_CLOEXEC) != 0) throw std::runtime_error(ErrnoMessage("pipe2"));
-
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_adddup2(&actions, pipe_fds[1], STDOUT_FILENO);
-  posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, config_.log_path.c_str(),
-                                   O_WRONLY | O_CREAT | O_APPEND, 0644);
-
-  // The child starts with no blocked signals and default dispositions for the ones we use,
-  // whatever this (multi-threaded, gRPC-using) process has set up.
-  posix_spawnattr_t attributes;
-  posix_spawnattr_init(&attributes);
-  sigset_t empty;
-  sigemptyset(&empty);
-  sigset_t defaults;
-  sigemptyset(&defaults);
-  for (int signal_number : {SIGTERM, SIGINT, SIGPIPE, SIGHUP}) sigaddset(&defaults, signal_number);
-  posix_spawnattr_setsigmask(&attributes, &empty);
-  posix_spawnattr_setsigdefault(&attributes, &defaults);
-  posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-
   pid_t pid = -1;
-  const int spawn_error =
-      ::posix_spawn(&pid, argv[0], &actions, &attributes, argv.data(), envp.data());
-  posix_spawn_file_actions_destroy(&actions);
-  posix_spawnattr_destroy(&attributes);
-  ::close(pipe_fds[1]);
-  if (spawn_error != 0) {
+  try {
+    pid = Spawn(args, pipe_fds[1], config_.log_path);
+  } catch (...) {
     ::close(pipe_fds[0]);
-    throw std::runtime_error(std::string("posix_spawn ") + argv[0] + ": " +
-                             std::strerror(spawn_error));
+    ::close(pipe_fds[1]);
+    throw;
   }
+  ::close(pipe_fds[1]);
   pid_ = pid;
   stdout_fd_ = pipe_fds[0];
 
@@ -142,8 +174,8 @@ void ServerProcess::Launch() {
     const auto remaining = std::chrono::duration_cast<std::chrono::milliseconds>(
         deadline - std::chrono::steady_clock::now());
     if (remaining.count() <= 0) {
-      failure = "no listening line within " + std::to_string(config_.startup_timeout.count()) +
-                " ms";
+      failure =
+          "no listening line within " + std::to_string(config_.startup_timeout.count()) + " ms";
       break;
     }
     pollfd descriptor{stdout_fd_, POLLIN, 0};
@@ -184,28 +216,21 @@ void ServerProcess::Launch() {
 }
 
 int ServerProcess::Reap(std::chrono::milliseconds timeout) {
-  // Poll waitpid under a deadline: the condition is "the process has exited".
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  int status = 0;
-  while (true) {
-    const pid_t done = ::waitpid(pid_, &status, WNOHANG);
-    if (done == pid_) break;
-    if (done < 0 && errno != EINTR) {
-      pid_ = -1;
-      throw std::runtime_error(ErrnoMessage("waitpid"));
-    }
-    if (std::chrono::steady_clock::now() >= deadline) return -1;
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  int status = -1;
+  try {
+    status = WaitForExit(pid_, timeout);
+  } catch (...) {
+    pid_ = -1;
+    throw;
   }
+  if (status == -1) return -1;
   pid_ = -1;
   if (stdout_fd_ >= 0) {
     ::close(stdout_fd_);
     stdout_fd_ = -1;
   }
   channel_.reset();
-  if (WIFEXITED(status)) return WEXITSTATUS(status);
-  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
-  return -1;
+  return status;
 }
 
 int ServerProcess::Stop(int signal_number) {
@@ -250,6 +275,42 @@ std::unique_ptr<quarry::v1::SearchService::Stub> ServerProcess::search() const {
 }
 std::unique_ptr<grpc::health::v1::Health::Stub> ServerProcess::health() const {
   return grpc::health::v1::Health::NewStub(channel_);
+}
+
+// --- IndexerProcess ------------------------------------------------------------------------
+
+IndexerProcess::IndexerProcess(std::vector<std::string> arguments, std::string log_path)
+    : log_path_(std::move(log_path)) {
+  arguments.insert(arguments.begin(), QUARRY_INDEXER_BINARY);
+  pid_ = Spawn(std::move(arguments), -1, log_path_);
+}
+
+IndexerProcess::~IndexerProcess() {
+  if (pid_ > 0) Kill();
+}
+
+int IndexerProcess::Wait(std::chrono::milliseconds timeout) {
+  if (pid_ <= 0) return exit_status_;
+  const int status = WaitForExit(pid_, timeout);
+  if (status == -1) {
+    Kill();
+    return -1;
+  }
+  pid_ = -1;
+  exit_status_ = status;
+  return status;
+}
+
+int IndexerProcess::Kill() {
+  if (pid_ <= 0) return exit_status_;
+  ::kill(pid_, SIGKILL);
+  exit_status_ = WaitForExit(pid_, std::chrono::seconds(60));
+  pid_ = -1;
+  return exit_status_;
+}
+
+int RunIndexer(std::vector<std::string> arguments, const std::string& log_path) {
+  return IndexerProcess(std::move(arguments), log_path).Wait();
 }
 
 // --- TestServer ----------------------------------------------------------------------------
