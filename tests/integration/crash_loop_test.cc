@@ -1,6 +1,7 @@
 // Crash loops with real processes (CTest label `crashloop`): quarry-server killed with SIGKILL
 // at random moments while several clients upsert and delete documents, and quarry-indexer
-// killed at random moments and at named steps of a publish (its --crash_at flag). After every
+// (watching the log, or bulk-building from a file) killed at random moments and at named steps
+// of a publish (its --crash_at flag). After every
 // crash the data directory must serve exactly what was acknowledged: each acknowledged
 // document once, with its latest acknowledged text and every one of its chunks; deleted ones
 // absent; an operation in flight at the crash applied entirely or not at all. The manifest
@@ -56,7 +57,8 @@ v1::CollectionSpec SmallChunks() {
 std::string IdToken(int writer, int slot) {
   static constexpr char kLetters[] = "bcdfghjkmn";
   std::string token = "qz";
-  for (int value : {writer / 10 % 10, writer % 10, slot / 10 % 10, slot % 10}) {
+  for (int value : {writer / 10 % 10, writer % 10, slot / 1000 % 10, slot / 100 % 10,
+                    slot / 10 % 10, slot % 10}) {
     token += kLetters[value];
   }
   return token;
@@ -497,6 +499,83 @@ TEST_CASE("kill -9 of the indexer mid-build and mid-publish, then a full run", "
   server->Restart();
   Client client(server.process());
   Verify(client, writers);
+  CHECK(server->Stop() == 0);
+}
+
+TEST_CASE("kill -9 of a bulk build, then a full rerun", "[crashloop]") {
+  TestServer server;
+  v1::CollectionSpec spec = SmallChunks();
+  spec.set_index_spec("Flat");  // the build's time goes to the publishes, not to HNSW
+  REQUIRE_OK(Client(server.process()).CreateCollection(kCollection, spec));
+  // One writer's worth of ids, loaded from a file: 600 documents, published 256 at a time
+  // (one read batch per shard), so that a kill can land between the publishes of one build.
+  constexpr int kBulkWriter = 99;
+  constexpr int kDocuments = 600;
+  const std::string corpus = server.root().Join("corpus.jsonl");
+  std::random_device seed;
+  std::mt19937 random(seed());
+  const std::vector<std::string> kCrashPoints = {"shard-built", "", "manifest-published", ""};
+  std::chrono::milliseconds run_time(1000);
+  const int iterations = Iterations(static_cast<int>(kCrashPoints.size()));
+  for (int iteration = 0; iteration < iterations; ++iteration) {
+    const std::string& crash_point =
+        kCrashPoints[static_cast<size_t>(iteration) % kCrashPoints.size()];
+    INFO("iteration " << iteration << ", crash point '" << crash_point << "'");
+    // Each iteration loads a new version of every document.
+    auto text = [&](int slot) {
+      return "version " + std::to_string(iteration) + " of bulk record " + std::to_string(slot) +
+             " from the river station.";
+    };
+    {
+      std::ofstream out(corpus);
+      for (int slot = 0; slot < kDocuments; ++slot) {
+        out << nlohmann::json{{"id", Id(kBulkWriter, slot)},
+                              {"title", "crash document " + IdToken(kBulkWriter, slot)},
+                              {"text", text(slot)}}
+                   .dump()
+            << "\n";
+      }
+    }
+    std::vector<std::string> arguments = {"build", "--data_dir=" + server.data_dir(),
+                                          "--collection=" + std::string(kCollection), "--threads=1",
+                                          "--max_chunks_per_shard=200"};
+    std::vector<std::string> crashing = arguments;
+    if (!crash_point.empty()) crashing.push_back("--crash_at=" + crash_point);
+    crashing.push_back(corpus);
+    arguments.push_back(corpus);
+    IndexerProcess build(crashing, server.root().Join("indexer.log"));
+    if (crash_point.empty()) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(
+          std::uniform_int_distribution<int64_t>(0, run_time.count())(random)));  // a random moment
+      build.Kill();
+    } else {
+      CHECK(build.Wait() == 128 + SIGKILL);
+    }
+    ReadManifestFile(server);
+
+    const auto start = std::chrono::steady_clock::now();
+    REQUIRE(RunIndexer(arguments, server.root().Join("indexer.log")) == 0);
+    run_time = std::chrono::duration_cast<std::chrono::milliseconds>(
+        std::chrono::steady_clock::now() - start);
+    // Garbage collection (and merging) by the sidecar clears what the crash left.
+    REQUIRE(RunIndexer(IndexerArguments(server), server.root().Join("indexer.log")) == 0);
+    const ManifestOnDisk manifest = ReadManifestFile(server);
+    CHECK(ShardDirectories(server) == manifest.shards);
+
+    Client client(server.process());
+    CHECK(Eventually([&] {
+      v1::Collection collection;
+      return client.GetCollection(kCollection, &collection).ok() &&
+             collection.stats().generation() == manifest.generation &&
+             collection.stats().shards() == static_cast<int64_t>(manifest.shards.size());
+    }));
+    for (int slot = 0; slot < kDocuments; ++slot) {
+      CHECK(Observe(client, kBulkWriter, slot) == State(text(slot)));
+    }
+    v1::Collection collection;
+    REQUIRE_OK(client.GetCollection(kCollection, &collection));
+    CHECK(collection.stats().documents() == kDocuments);
+  }
   CHECK(server->Stop() == 0);
 }
 
