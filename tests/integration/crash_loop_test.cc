@@ -75,10 +75,13 @@ std::string DescribeState(const State& state) {
   return state.has_value() ? "\"" + state->substr(0, 40) + "...\"" : "absent";
 }
 
-// An atomic batch: an upsert (states hold texts) or a delete (states are absent).
+// An upsert (states hold texts) or a delete (states are absent). Sent as one atomic batch, or
+// (upserts only) as an IngestStream of one message per document, which commits each message
+// as it arrives: a stream cut by a crash leaves a prefix of its messages applied.
 struct Operation {
   std::vector<int> slots;
   std::vector<State> states;
+  bool streamed = false;
 };
 
 // One client's documents (ids w<number>-<slot>): what was acknowledged, and the operation in
@@ -104,6 +107,7 @@ Operation NextOperation(Writer& writer, std::mt19937& random) {
   const bool upsert = std::uniform_int_distribution<int>(0, 3)(random) != 0;
   slots.resize(static_cast<size_t>(std::uniform_int_distribution<int>(1, upsert ? 3 : 2)(random)));
   operation.slots = slots;
+  operation.streamed = upsert && std::uniform_int_distribution<int>(0, 2)(random) == 0;
   for (size_t i = 0; i < slots.size(); ++i) {
     if (!upsert) {
       operation.states.emplace_back();
@@ -131,7 +135,14 @@ grpc::Status Apply(Client& client, const Writer& writer, const Operation& operat
     documents.push_back(Doc(Id(writer.number, slot), *operation.states[i],
                             "crash document " + IdToken(writer.number, slot)));
   }
-  return client.Ingest(kCollection, documents);
+  if (!operation.streamed) return client.Ingest(kCollection, documents);
+  std::vector<v1::IngestStreamRequest> messages;
+  for (const v1::Document& document : documents) {
+    v1::IngestStreamRequest& message = messages.emplace_back();
+    message.set_collection(kCollection);
+    *message.add_documents() = document;
+  }
+  return client.IngestStream(messages);
 }
 
 // Counts acknowledged operations across writers, so that the main thread can crash a server
@@ -221,20 +232,33 @@ void Verify(Client& client, std::vector<Writer>& writers,
       observed[slot] = Observe(client, writer.number, slot);
     if (writer.in_doubt.has_value()) {
       const Operation& operation = *writer.in_doubt;
+      const size_t count = operation.slots.size();
       bool none = true;
       bool all = true;
-      for (size_t i = 0; i < operation.slots.size(); ++i) {
+      for (size_t i = 0; i < count; ++i) {
         const int slot = operation.slots[i];
         none = none && observed[slot] == writer.acknowledged[slot];
         all = all && observed[slot] == operation.states[i];
       }
-      INFO("writer " << writer.number << ": the operation in flight at the crash was applied "
-                     << "partly (a batch is atomic)");
-      CHECK((none || all));
-      if (all) {
-        for (size_t i = 0; i < operation.slots.size(); ++i) {
-          writer.acknowledged[operation.slots[i]] = operation.states[i];
-        }
+      // A stream: the messages applied are a prefix, in the order they were sent.
+      size_t applied = 0;
+      while (applied < count && observed[operation.slots[applied]] == operation.states[applied]) {
+        ++applied;
+      }
+      bool rest_unapplied = true;
+      for (size_t i = applied; i < count; ++i) {
+        rest_unapplied = rest_unapplied &&
+                         observed[operation.slots[i]] == writer.acknowledged[operation.slots[i]];
+      }
+      INFO("writer " << writer.number << ": the " << (operation.streamed ? "stream" : "batch")
+                     << " in flight at the crash was applied partly: " << applied << " of " << count
+                     << " documents first, the rest "
+                     << (rest_unapplied ? "not applied" : "mixed"));
+      CHECK((operation.streamed ? rest_unapplied : none || all));
+      if (all) applied = count;
+      if (none && !operation.streamed) applied = 0;
+      for (size_t i = 0; i < applied; ++i) {
+        writer.acknowledged[operation.slots[i]] = operation.states[i];
       }
       writer.in_doubt.reset();
     }
