@@ -3,13 +3,38 @@
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/health_check_service_interface.h>
 
+#include <map>
+#include <string>
+
 #include "absl/strings/str_cat.h"
 #include "server/security/server_credentials.h"
 #include "server/metrics/rpc_metrics_interceptor.h"
 #include "server/metrics/server_state_collector.h"
+#include "absl/strings/str_join.h"
 #include "spdlog/spdlog.h"
 
 namespace quarry::server {
+namespace {
+
+// Logs each collection's refused shards (failed checksum, missing or truncated files) when they
+// change: those shards stay out of service, the rest of the collection is served.
+void LogRefusedShards(const Catalog& catalog, std::map<std::string, std::string>& logged) {
+  for (const std::shared_ptr<Collection>& collection : catalog.List()) {
+    const std::vector<absl::Status> errors = collection->ShardErrors();
+    const std::string text = absl::StrJoin(
+        errors, "; ",
+        [](std::string* out, const absl::Status& s) { absl::StrAppend(out, s.ToString()); });
+    std::string& previous = logged[collection->config().name];
+    if (text == previous) continue;
+    previous = text;
+    for (const absl::Status& error : errors) {
+      spdlog::error("msg=\"shard refused, serving the rest\" collection={} error=\"{}\"",
+                    collection->config().name, error.ToString());
+    }
+  }
+}
+
+}  // namespace
 
 absl::StatusOr<std::unique_ptr<QuarryServer>> QuarryServer::Start(const ServerOptions& options) {
   std::unique_ptr<QuarryServer> server(new QuarryServer());
@@ -106,10 +131,13 @@ QuarryServer::~QuarryServer() {
 }
 
 void QuarryServer::RefreshLoop(absl::Duration interval) {
+  std::map<std::string, std::string> refused_shards;  // collection -> errors last logged
+  LogRefusedShards(*catalog_, refused_shards);
   while (!stopping_.WaitForNotificationWithTimeout(interval)) {
     if (absl::Status status = catalog_->Refresh(); !status.ok()) {
       spdlog::warn("msg=\"catalog refresh failed\" error=\"{}\"", status.ToString());
     }
+    LogRefusedShards(*catalog_, refused_shards);
   }
 }
 

@@ -140,6 +140,7 @@ absl::StatusOr<IndexerStepResult> CollectionIndexer::PublishShard(
     absl::StatusOr<ShardInfo> info =
         ShardBuilder::Build(build_options, documents, analyzer_, directory_ + "/shards", id);
     if (!info.ok()) return info.status();
+    options_.at_step("shard-built");
     shards.push_back(ManifestShard{id, info->documents, info->chunks});
     result.documents = info->documents;
     result.chunks = info->chunks;
@@ -148,6 +149,7 @@ absl::StatusOr<IndexerStepResult> CollectionIndexer::PublishShard(
   manifest.generation += 1;
   manifest.log_position = log_position;
   if (absl::Status status = PublishManifest(directory_, manifest); !status.ok()) return status;
+  options_.at_step("manifest-published");
   for (const std::string& id : replaced_shards) shards_.erase(id);
   result.published = true;
   result.generation = manifest.generation;
@@ -265,9 +267,12 @@ absl::StatusOr<IndexerStepResult> CollectionIndexer::MergeShards() {
 absl::StatusOr<GarbageCollected> CollectionIndexer::CollectGarbage() {
   const std::string shards_directory = directory_ + "/shards";
   // This object holds the collection's lock and builds nothing right now, so every temporary
-  // build directory is a crashed one.
+  // build directory or manifest file is a crashed one.
   if (absl::Status status = ShardBuilder::RemoveTemporaryDirectories(shards_directory);
       !status.ok()) {
+    return status;
+  }
+  if (absl::Status status = RemoveAbandonedManifestFiles(directory_); !status.ok()) {
     return status;
   }
   absl::StatusOr<Manifest> manifest = ReadManifest(directory_);
@@ -290,6 +295,7 @@ absl::StatusOr<GarbageCollected> CollectionIndexer::CollectGarbage() {
     shards_.erase(id);
     ++collected.shards;
   }
+  options_.at_step("garbage-collecting");
   const std::string log_directory = directory_ + "/log";
   absl::StatusOr<std::vector<std::string>> segments = ListDirectory(log_directory);
   if (!segments.ok()) return collected;

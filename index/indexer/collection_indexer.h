@@ -12,6 +12,7 @@
 #define QUARRY_INDEX_INDEXER_COLLECTION_INDEXER_H_
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -40,6 +41,11 @@ struct IndexerOptions {
   absl::Duration garbage_grace = absl::Minutes(2);
   // A new shard from the log holds at most this many chunks (bigger tails make several).
   int64_t max_chunks_per_shard = 1'000'000;
+  // Crash-test seam (quarry-indexer --crash_at): called at the steps where a crash matters
+  // most. "shard-built": a new shard is in place, the manifest does not name it yet;
+  // "manifest-published": the new manifest is durable, nothing after it has run;
+  // "garbage-collecting": retired shards are gone, covered log segments not yet.
+  std::function<void(absl::string_view step)> at_step = [](absl::string_view) {};
 };
 
 struct IndexerStepResult {

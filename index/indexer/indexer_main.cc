@@ -10,6 +10,7 @@
 // Every flag has a QUARRY_* environment equivalent (index/environment_flags.h).
 #include <unistd.h>
 
+#include <csignal>
 #include <cstdio>
 #include <map>
 #include <memory>
@@ -45,6 +46,9 @@ ABSL_FLAG(int, garbage_grace_seconds, 120,
           "Retired shards and covered log segments are deleted after this long");
 ABSL_FLAG(int64_t, max_chunks_per_shard, 1'000'000, "Largest shard a build writes");
 ABSL_FLAG(int, merge_min_shards, 4, "Merge a size tier once it has this many shards");
+ABSL_FLAG(std::string, crash_at, "",
+          "Test only: die by SIGKILL on reaching this step (shard-built, manifest-published, "
+          "garbage-collecting), for crash-recovery tests");
 ABSL_FLAG(std::string, log_level, "info", "Log level: trace, debug, info, warn, error");
 ABSL_FLAG(std::string, metrics_address, "0.0.0.0:9465",
           "watch: Prometheus /metrics listen address host:port (port 0 picks a free one; empty: "
@@ -64,6 +68,11 @@ IndexerOptions OptionsFromFlags() {
   options.garbage_grace = absl::Seconds(absl::GetFlag(FLAGS_garbage_grace_seconds));
   options.max_chunks_per_shard = absl::GetFlag(FLAGS_max_chunks_per_shard);
   options.merge_min_shards = absl::GetFlag(FLAGS_merge_min_shards);
+  if (const std::string step = absl::GetFlag(FLAGS_crash_at); !step.empty()) {
+    options.at_step = [step](absl::string_view reached) {
+      if (reached == step) std::raise(SIGKILL);
+    };
+  }
   return options;
 }
 

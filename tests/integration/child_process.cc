@@ -21,7 +21,7 @@ extern char** environ;
 
 namespace quarry::testing {
 
-SpawnedChild SpawnWithPipedStdout(std::vector<std::string> argv, const std::string& log_path) {
+pid_t SpawnProcess(std::vector<std::string> argv, int stdout_fd, const std::string& log_path) {
   std::vector<char*> args;
   for (std::string& arg : argv) args.push_back(arg.data());
   args.push_back(nullptr);
@@ -30,16 +30,19 @@ SpawnedChild SpawnWithPipedStdout(std::vector<std::string> argv, const std::stri
     if (std::strncmp(*variable, "QUARRY_", 7) != 0) envp.push_back(*variable);
   }
   envp.push_back(nullptr);
-  int pipe_fds[2];
-  if (::pipe2(pipe_fds, O_CLOEXEC) != 0) {
-    throw std::runtime_error(std::string("pipe2: ") + std::strerror(errno));
-  }
+
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_adddup2(&actions, pipe_fds[1], STDOUT_FILENO);
+  if (stdout_fd >= 0) {
+    posix_spawn_file_actions_adddup2(&actions, stdout_fd, STDOUT_FILENO);
+  } else {
+    posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
+  }
   posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, log_path.c_str(),
                                    O_WRONLY | O_CREAT | O_APPEND, 0644);
+  // The child starts with no blocked signals and default dispositions for the ones we use,
+  // whatever this (multi-threaded, gRPC-using) process has set up.
   posix_spawnattr_t attributes;
   posix_spawnattr_init(&attributes);
   sigset_t empty;
@@ -50,16 +53,45 @@ SpawnedChild SpawnWithPipedStdout(std::vector<std::string> argv, const std::stri
   posix_spawnattr_setsigmask(&attributes, &empty);
   posix_spawnattr_setsigdefault(&attributes, &defaults);
   posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-  SpawnedChild child;
-  const int error =
-      ::posix_spawn(&child.pid, args[0], &actions, &attributes, args.data(), envp.data());
+  pid_t pid = -1;
+  const int error = ::posix_spawn(&pid, args[0], &actions, &attributes, args.data(), envp.data());
   posix_spawn_file_actions_destroy(&actions);
   posix_spawnattr_destroy(&attributes);
-  ::close(pipe_fds[1]);
-  if (error != 0) {
-    ::close(pipe_fds[0]);
-    throw std::runtime_error(argv[0] + ": posix_spawn: " + std::strerror(error));
+  if (error != 0) throw std::runtime_error(argv[0] + ": posix_spawn: " + std::strerror(error));
+  return pid;
+}
+
+int WaitForExit(pid_t pid, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  int status = 0;
+  while (true) {
+    const pid_t done = ::waitpid(pid, &status, WNOHANG);
+    if (done == pid) break;
+    if (done < 0 && errno != EINTR) {
+      throw std::runtime_error(std::string("waitpid: ") + std::strerror(errno));
+    }
+    if (std::chrono::steady_clock::now() >= deadline) return -1;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+  return -1;
+}
+
+SpawnedChild SpawnWithPipedStdout(std::vector<std::string> argv, const std::string& log_path) {
+  int pipe_fds[2];
+  if (::pipe2(pipe_fds, O_CLOEXEC) != 0) {
+    throw std::runtime_error(std::string("pipe2: ") + std::strerror(errno));
+  }
+  SpawnedChild child;
+  try {
+    child.pid = SpawnProcess(std::move(argv), pipe_fds[1], log_path);
+  } catch (...) {
+    ::close(pipe_fds[0]);
+    ::close(pipe_fds[1]);
+    throw;
+  }
+  ::close(pipe_fds[1]);
   child.stdout_fd = pipe_fds[0];
   return child;
 }

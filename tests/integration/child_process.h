@@ -19,6 +19,15 @@ struct SpawnedChild {
   int stdout_fd = -1;  // read end of the child's stdout
 };
 
+// Spawns argv (argv[0] a path) with stdin from /dev/null, stdout on `stdout_fd` (/dev/null when
+// -1), stderr appended to `log_path`, the environment minus QUARRY_* variables and no blocked or
+// ignored signals. Returns the pid; throws std::runtime_error when it cannot.
+pid_t SpawnProcess(std::vector<std::string> argv, int stdout_fd, const std::string& log_path);
+
+// Waits for `pid` to exit, polling waitpid under a deadline (the condition is "the process has
+// exited"). Returns its exit code, 128 + signal when a signal ended it, -1 on timeout.
+int WaitForExit(pid_t pid, std::chrono::milliseconds timeout);
+
 // Spawns argv (argv[0] a path) with stdin from /dev/null, stdout on a pipe, stderr appended to
 // `log_path`, the environment minus QUARRY_* variables (binaries read them as flag defaults)
 // and no blocked or ignored signals, whatever this multi-threaded process has set up. Throws

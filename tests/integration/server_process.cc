@@ -103,8 +103,8 @@ void ServerProcess::Launch() {
     const auto remaining = std::chrono::duration_cast<std::chrono::milliseconds>(
         deadline - std::chrono::steady_clock::now());
     if (remaining.count() <= 0) {
-      failure = "no listening line within " + std::to_string(config_.startup_timeout.count()) +
-                " ms";
+      failure =
+          "no listening line within " + std::to_string(config_.startup_timeout.count()) + " ms";
       break;
     }
     pollfd descriptor{stdout_fd_, POLLIN, 0};
@@ -145,28 +145,21 @@ void ServerProcess::Launch() {
 }
 
 int ServerProcess::Reap(std::chrono::milliseconds timeout) {
-  // Poll waitpid under a deadline: the condition is "the process has exited".
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  int status = 0;
-  while (true) {
-    const pid_t done = ::waitpid(pid_, &status, WNOHANG);
-    if (done == pid_) break;
-    if (done < 0 && errno != EINTR) {
-      pid_ = -1;
-      throw std::runtime_error(ErrnoMessage("waitpid"));
-    }
-    if (std::chrono::steady_clock::now() >= deadline) return -1;
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  int status = -1;
+  try {
+    status = WaitForExit(pid_, timeout);
+  } catch (...) {
+    pid_ = -1;
+    throw;
   }
+  if (status == -1) return -1;
   pid_ = -1;
   if (stdout_fd_ >= 0) {
     ::close(stdout_fd_);
     stdout_fd_ = -1;
   }
   channel_.reset();
-  if (WIFEXITED(status)) return WEXITSTATUS(status);
-  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
-  return -1;
+  return status;
 }
 
 int ServerProcess::Stop(int signal_number) {
@@ -211,6 +204,43 @@ std::unique_ptr<quarry::v1::SearchService::Stub> ServerProcess::search() const {
 }
 std::unique_ptr<grpc::health::v1::Health::Stub> ServerProcess::health() const {
   return grpc::health::v1::Health::NewStub(channel_);
+}
+
+// --- IndexerProcess ------------------------------------------------------------------------
+
+IndexerProcess::IndexerProcess(std::vector<std::string> arguments, std::string log_path)
+    : log_path_(std::move(log_path)) {
+  // No metrics endpoint unless asked for: the default port would clash between parallel tests.
+  arguments.insert(arguments.begin(), {QUARRY_INDEXER_BINARY, "--metrics_address="});
+  pid_ = SpawnProcess(std::move(arguments), -1, log_path_);
+}
+
+IndexerProcess::~IndexerProcess() {
+  if (pid_ > 0) Kill();
+}
+
+int IndexerProcess::Wait(std::chrono::milliseconds timeout) {
+  if (pid_ <= 0) return exit_status_;
+  const int status = WaitForExit(pid_, timeout);
+  if (status == -1) {
+    Kill();
+    return -1;
+  }
+  pid_ = -1;
+  exit_status_ = status;
+  return status;
+}
+
+int IndexerProcess::Kill() {
+  if (pid_ <= 0) return exit_status_;
+  ::kill(pid_, SIGKILL);
+  exit_status_ = WaitForExit(pid_, std::chrono::seconds(60));
+  pid_ = -1;
+  return exit_status_;
+}
+
+int RunIndexer(std::vector<std::string> arguments, const std::string& log_path) {
+  return IndexerProcess(std::move(arguments), log_path).Wait();
 }
 
 // --- TestServer ----------------------------------------------------------------------------

@@ -8,11 +8,13 @@
 #include <cctype>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <utility>
 #include <variant>
 #include <vector>
@@ -65,6 +67,18 @@ inline std::string Lower(std::string_view text) {
 inline void SetDeadline(grpc::ClientContext& context,
                         std::chrono::seconds timeout = std::chrono::seconds(120)) {
   context.set_deadline(std::chrono::system_clock::now() + timeout);
+}
+
+// Polls `condition` until it holds or `timeout` passes: replicas pick up changes made by other
+// processes on their refresh tick, so there is no event to wait for.
+inline bool Eventually(const std::function<bool()>& condition,
+                       std::chrono::seconds timeout = std::chrono::seconds(30)) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (condition()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return condition();
 }
 
 // --- Message builders ----------------------------------------------------------------------
