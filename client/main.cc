@@ -35,6 +35,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "client/bench_command.h"
 #include "client/filter_expression.h"
 #include "client/quarry_client.h"
 #include "index/document.h"
@@ -104,6 +105,7 @@ Usage:
   quarry delete --collection C ID...
   quarry ask QUESTION --collection C [--k N] [--model M] [--extractive]
                       [--mode dense|lexical|hybrid] [--filter EXPR]...
+  quarry bench SCENARIO ...          load generator and baseline (quarry bench --help)
 
 Global flags:
   --address HOST:PORT  the server (default: $QUARRY_ADDRESS, else 127.0.0.1:50051)
@@ -947,6 +949,7 @@ std::string ServerAddress() {
 }
 
 int Run(int argc, char** argv) {
+  if (argc > 1 && absl::string_view(argv[1]) == "bench") return bench::RunBenchCommand(argc, argv);
   std::vector<std::string> args(argv, argv + argc);
   for (size_t i = 1; i < args.size() && args[i] != "--"; ++i) {
     if (IsHelp(args[i])) {
