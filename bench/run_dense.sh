@@ -80,5 +80,6 @@ shard="$(find "$server_dir/data/collections/$collection/shards" -mindepth 1 -max
 
 "$build/client/quarry" bench search-vector --collection "$collection" \
   --queries_npy "$data/data/queries.npy" --truth_npy "$data/data/$truth" --k 10 \
-  --baseline_shard "$shard" --clients "$clients" --repeats "${REPEATS:-3}" \
+  --baseline_shard "$shard" --server_pid "$server_pid" --clients "$clients" \
+  --repeats "${REPEATS:-3}" \
   --duration_seconds "${DURATION:-10}" --warmup_seconds "${WARMUP:-2}"

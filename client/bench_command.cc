@@ -3,11 +3,14 @@
 #include <grpcpp/create_channel.h>
 #include <grpcpp/security/credentials.h>
 #include <grpcpp/support/channel_arguments.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
 #include <memory>
 #include <optional>
 #include <string>
@@ -55,6 +58,9 @@ ABSL_FLAG(std::string, baseline_shard, "",
           "bench search-vector: shard directory whose FAISS index is the in-process baseline");
 ABSL_FLAG(int32_t, baseline_ef_search, 64,
           "bench search-vector: HNSW efSearch of the baseline (the server's default is 64)");
+ABSL_FLAG(int32_t, server_pid, 0,
+          "bench search-vector: the server's process id (same host), to report its CPU time per "
+          "query next to the in-process baseline's");
 ABSL_FLAG(std::string, queries_jsonl, "",
           "bench search-text/generate: queries as JSONL ({\"_id\", \"text\"}, BEIR layout)");
 ABSL_FLAG(std::string, documents_path, "",
@@ -366,6 +372,33 @@ int LoadVectors(const std::string& collection, const std::vector<int>& clients) 
   return result.failed == 0 ? kExitOk : kExitError;
 }
 
+// CPU seconds (user + system) this process has used.
+double OwnCpuSeconds() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return static_cast<double>(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
+         static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
+}
+
+// CPU seconds (user + system) process `pid` has used, from /proc; 0 when unreadable.
+double ProcessCpuSeconds(int pid) {
+  std::ifstream stat(absl::StrCat("/proc/", pid, "/stat"));
+  std::string line;
+  if (!std::getline(stat, line)) return 0;
+  // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+  const size_t close = line.rfind(')');
+  if (close == std::string::npos) return 0;
+  const std::vector<std::string> fields =
+      absl::StrSplit(absl::string_view(line).substr(close + 2), ' ');
+  double utime = 0;
+  double stime = 0;
+  if (fields.size() < 13 || !absl::SimpleAtod(fields[11], &utime) ||
+      !absl::SimpleAtod(fields[12], &stime)) {
+    return 0;
+  }
+  return (utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
 double Median(std::vector<double> values) {
   if (values.empty()) return 0;
   std::sort(values.begin(), values.end());
@@ -375,6 +408,7 @@ double Median(std::vector<double> values) {
 
 struct VectorSearchRun {
   LoadResult load;
+  int64_t calls_started = 0;  // warm-up included
   std::vector<std::vector<std::string>> hits;  // per query row (first answer), document ids
   std::vector<bool> seen;
 };
@@ -392,6 +426,7 @@ VectorSearchRun SearchByVectorLoad(const std::string& collection, const NpyMatri
   run.load = RunLoad(
       options,
       [&](int64_t sequence) {
+        run.calls_started = sequence + 1;
         v1::SearchRequest request;
         request.set_collection(collection);
         const float* row = queries.row(sequence % queries.rows);
@@ -452,24 +487,43 @@ int SearchVector(const std::string& collection, const std::vector<int>& clients)
   for (const int count : clients) {
     const LoadOptions options = Options(count);
     std::vector<double> server_qps, server_p99, baseline_qps, baseline_p99, qps_ratio, p99_ratio;
+    std::vector<double> server_p50, baseline_p50, server_cpu_ms, baseline_cpu_ms;
     for (int repeat = 0; repeat < repeats; ++repeat) {
       std::optional<ShardBaseline::Result> in_process;
       if (baseline != nullptr) {
         // Warm the same way as the server run, then measure.
         baseline->Run(*queries, k, count, options.warmup);
+        const double cpu_before = OwnCpuSeconds();
         in_process = baseline->Run(*queries, k, count, options.duration);
+        baseline_cpu_ms.push_back(1000 * (OwnCpuSeconds() - cpu_before) /
+                                  static_cast<double>(in_process->latency.count()));
         std::vector<bool> seen(in_process->hits.size());
         for (size_t i = 0; i < seen.size(); ++i) seen[i] = !in_process->hits[i].empty();
         PrintRow("in-process FAISS (threads)", count, in_process->queries_per_second,
-                 in_process->latency, MeanRecall(in_process->hits, seen, *truth, k), "");
+                 in_process->latency, MeanRecall(in_process->hits, seen, *truth, k),
+                 absl::StrFormat("CPU %.3f ms/query", baseline_cpu_ms.back()));
         baseline_qps.push_back(in_process->queries_per_second);
         baseline_p99.push_back(in_process->latency.Quantile(0.99));
+        baseline_p50.push_back(in_process->latency.Quantile(0.5));
       }
+      const int server_pid = absl::GetFlag(FLAGS_server_pid);
+      const double server_cpu_before = server_pid > 0 ? ProcessCpuSeconds(server_pid) : 0;
+      const double client_cpu_before = OwnCpuSeconds();
       VectorSearchRun result = SearchByVectorLoad(collection, *queries, k, options);
       failed = failed || result.load.failed > 0;
+      // Includes the warm-up's calls: CPU is sampled around the whole run.
+      const double calls = static_cast<double>(result.calls_started);
       std::string notes = LoadNotes(result.load);
+      absl::StrAppend(&notes, absl::StrFormat("client CPU %.3f ms/query",
+                                              1000 * (OwnCpuSeconds() - client_cpu_before) / calls));
+      if (server_pid > 0) {
+        server_cpu_ms.push_back(1000 * (ProcessCpuSeconds(server_pid) - server_cpu_before) / calls);
+        absl::StrAppend(&notes, absl::StrFormat(", server CPU %.3f ms/query", server_cpu_ms.back()));
+      }
+      absl::StrAppend(&notes, "; ");
       server_qps.push_back(result.load.calls_per_second());
       server_p99.push_back(result.load.latency.Quantile(0.99));
+      server_p50.push_back(result.load.latency.Quantile(0.5));
       if (in_process.has_value()) {
         qps_ratio.push_back(server_qps.back() / baseline_qps.back());
         p99_ratio.push_back(server_p99.back() / baseline_p99.back());
@@ -486,13 +540,17 @@ int SearchVector(const std::string& collection, const std::vector<int>& clients)
     }
     if (repeats > 1) {
       std::string summary = absl::StrFormat(
-          "median of %d: server QPS %.1f p99 %.3f ms", repeats, Median(server_qps),
-          Median(server_p99));
+          "median of %d: server QPS %.1f p50 %.3f p99 %.3f ms", repeats, Median(server_qps),
+          Median(server_p50), Median(server_p99));
+      if (!server_cpu_ms.empty()) {
+        absl::StrAppend(&summary, absl::StrFormat(" CPU %.3f ms/query", Median(server_cpu_ms)));
+      }
       if (!qps_ratio.empty()) {
         absl::StrAppend(&summary,
-                        absl::StrFormat("; in-process QPS %.1f p99 %.3f ms; QPS ratio %.3f, "
-                                        "p99 ratio %.2f",
-                                        Median(baseline_qps), Median(baseline_p99),
+                        absl::StrFormat("; in-process QPS %.1f p50 %.3f p99 %.3f ms CPU %.3f "
+                                        "ms/query; QPS ratio %.3f, p99 ratio %.2f",
+                                        Median(baseline_qps), Median(baseline_p50),
+                                        Median(baseline_p99), Median(baseline_cpu_ms),
                                         Median(qps_ratio), Median(p99_ratio)));
       }
       absl::PrintF("%-34s %7d %s\n", "SUMMARY", count, summary);
