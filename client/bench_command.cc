@@ -474,6 +474,10 @@ int SearchVector(const std::string& collection, const std::vector<int>& clients)
     if (!opened.ok()) return Fail(opened.status());
     baseline = *std::move(opened);
     absl::PrintF("baseline: %s\n", baseline->Describe());
+    if (const double floor = baseline->ScanFloorMilliseconds(); floor > 0) {
+      absl::PrintF("memory-bandwidth floor: %.3f ms to read every vector once (1 thread)\n",
+                   floor);
+    }
   }
   absl::PrintF("server: %s collection %s, %d queries, k=%d, %s\n", absl::GetFlag(FLAGS_address),
                collection, queries->rows, k,
