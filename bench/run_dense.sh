@@ -38,21 +38,17 @@ fi
 
 server_dir="${REUSE_DATA_DIR:-$(mktemp -d /tmp/quarry-bench-dense-XXXXXX)}"
 [[ -z "${REUSE_DATA_DIR:-}" ]] || KEEP_DATA_DIR=1
-server_pid=""
+work="$server_dir"
+source bench/process_lib.sh
 cleanup() {
-  if [[ -n "$server_pid" ]]; then kill "$server_pid" 2>/dev/null || true; wait "$server_pid" || true; fi
+  stop_processes
   if [[ -z "${KEEP_DATA_DIR:-}" ]]; then rm -rf "$server_dir"; else echo "data kept in $server_dir"; fi
 }
 trap cleanup EXIT
 
-"$build/server/quarry-server" --address 127.0.0.1:0 --data_dir "$server_dir/data" \
-  --log_level warn >"$server_dir/server.out" 2>"$server_dir/server.log" &
-server_pid=$!
-for _ in $(seq 100); do
-  grep -q "listening on" "$server_dir/server.out" 2>/dev/null && break
-  sleep 0.1
-done
-address="$(sed -n 's/^quarry-server listening on //p' "$server_dir/server.out")"
+address="$(start_listening server "$build/server/quarry-server" --address 127.0.0.1:0 \
+  --data_dir "$server_dir/data" --log_level warn)"
+server_pid="${pids[-1]}"
 [[ -n "$address" ]] || { cat "$server_dir/server.log"; exit 1; }
 export QUARRY_ADDRESS="$address"
 collection=bench

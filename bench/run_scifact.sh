@@ -18,28 +18,11 @@ clients="${CLIENTS:-1,2}"
 load=(--clients "$clients" --duration_seconds "${DURATION:-10}" --warmup_seconds "${WARMUP:-2}")
 
 work="$(mktemp -d /tmp/quarry-bench-scifact-XXXXXX)"
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; wait "$pid" || true; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
+source bench/process_lib.sh
+trap 'stop_processes; rm -rf "$work"' EXIT
 
-# Starts a process whose stdout says "... listening on ADDRESS"; prints ADDRESS.
-start() {
-  local name="$1"
-  shift
-  "$@" >"$work/$name.out" 2>"$work/$name.log" &
-  pids+=($!)
-  for _ in $(seq 100); do
-    grep -q "listening on" "$work/$name.out" 2>/dev/null && break
-    sleep 0.1
-  done
-  sed -n 's/.*listening on //p' "$work/$name.out"
-}
-
-llm="$(start fake-llm "$build/tests/quarry-fake-llm" --tokens 32)"
-address="$(start server "$build/server/quarry-server" --address 127.0.0.1:0 \
+llm="$(start_listening fake-llm "$build/tests/quarry-fake-llm" --tokens 32)"
+address="$(start_listening server "$build/server/quarry-server" --address 127.0.0.1:0 \
   --data_dir "$work/data" --log_level warn --llm_base_url "$llm" --llm_model fake-model)"
 [[ -n "$address" && -n "$llm" ]] || { cat "$work"/*.log; exit 1; }
 export QUARRY_ADDRESS="$address"

@@ -33,7 +33,8 @@ class ShardBaseline {
   // A line naming the index type, its size and the search parameters.
   std::string Describe() const;
   // For a flat index: the fastest of a few single-threaded passes that only read every stored
-  // vector once (the memory-bandwidth floor of an exact scan), in milliseconds; else 0.
+  // vector once (the memory-bandwidth floor of an exact scan), in milliseconds of thread CPU
+  // time; else 0.
   double ScanFloorMilliseconds() const;
   // The caller's id of the document whose vector has FAISS label `label`.
   const std::string& DocumentId(int64_t label) const { return document_ids_[label]; }

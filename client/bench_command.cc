@@ -1,8 +1,13 @@
 #include "client/bench_command.h"
 
+#include <faiss/IVFlib.h>
+#include <faiss/Index.h>
+#include <faiss/IndexIVF.h>
+#include <faiss/index_factory.h>
 #include <grpcpp/create_channel.h>
 #include <grpcpp/security/credentials.h>
 #include <grpcpp/support/channel_arguments.h>
+#include <omp.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -10,6 +15,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <exception>
 #include <fstream>
 #include <memory>
 #include <optional>
@@ -63,6 +69,7 @@ ABSL_FLAG(int32_t, server_pid, 0,
           "query next to the in-process baseline's");
 ABSL_FLAG(std::string, queries_jsonl, "",
           "bench search-text/generate: queries as JSONL ({\"_id\", \"text\"}, BEIR layout)");
+ABSL_FLAG(int32_t, build_threads, 2, "bench faiss-build: OpenMP threads for training and adding");
 ABSL_FLAG(std::string, documents_path, "",
           "bench ingest: documents (JSONL, BEIR folder, text/markdown) to ingest");
 
@@ -90,6 +97,10 @@ Usage:
       alternates the two N times and adds a row of medians
   quarry bench search-text --collection C --queries_jsonl F [--mode dense|lexical|hybrid]
       Search by text; also the server's embedding share of its search time
+  quarry bench faiss-build --vectors_npy F [--rows N] [--index_spec S] [--build_threads 2]
+      FAISS alone (no server, no collection): index_factory, train on the first
+      256 x nlist rows (IVF; as many as Quarry's builds sample), add every row; the reference
+      for quarry-indexer's bulk build rate
   quarry bench ingest --collection C --documents_path P [--batch N]
       Ingest of the documents, in batches, ids suffixed per run so each call writes
   quarry bench generate --collection C --queries_jsonl F
@@ -475,7 +486,7 @@ int SearchVector(const std::string& collection, const std::vector<int>& clients)
     baseline = *std::move(opened);
     absl::PrintF("baseline: %s\n", baseline->Describe());
     if (const double floor = baseline->ScanFloorMilliseconds(); floor > 0) {
-      absl::PrintF("memory-bandwidth floor: %.3f ms to read every vector once (1 thread)\n",
+      absl::PrintF("memory-bandwidth floor: %.3f ms CPU to read every vector once (1 thread)\n",
                    floor);
     }
   }
@@ -708,6 +719,41 @@ int Generate(const std::string& collection, const std::vector<int>& clients) {
   return failed ? kExitError : kExitOk;
 }
 
+int FaissBuild() {
+  const std::string path = absl::GetFlag(FLAGS_vectors_npy);
+  if (path.empty()) return UsageError("faiss-build needs --vectors_npy");
+  absl::StatusOr<NpyMatrix<float>> vectors = ReadNpyFloat32(path);
+  if (!vectors.ok()) return Fail(vectors.status());
+  const int64_t rows = absl::GetFlag(FLAGS_rows) > 0
+                           ? std::min(absl::GetFlag(FLAGS_rows), vectors->rows)
+                           : vectors->rows;
+  const std::string spec =
+      absl::GetFlag(FLAGS_index_spec).empty() ? "HNSW32" : absl::GetFlag(FLAGS_index_spec);
+  omp_set_num_threads(std::max(1, absl::GetFlag(FLAGS_build_threads)));
+  try {
+    const absl::Time start = absl::Now();
+    std::unique_ptr<faiss::Index> index(faiss::index_factory(
+        static_cast<int>(vectors->columns), spec.c_str(), faiss::METRIC_INNER_PRODUCT));
+    double train_seconds = 0;
+    if (!index->is_trained) {
+      const faiss::IndexIVF* ivf = faiss::ivflib::try_extract_index_ivf(index.get());
+      const int64_t sample =
+          std::min<int64_t>(rows, ivf != nullptr ? 256 * static_cast<int64_t>(ivf->nlist) : rows);
+      index->train(sample, vectors->values.data());
+      train_seconds = absl::ToDoubleSeconds(absl::Now() - start);
+    }
+    index->add(rows, vectors->values.data());
+    const double seconds = absl::ToDoubleSeconds(absl::Now() - start);
+    absl::PrintF("faiss-build: %s (%s build), %d x %d, %d threads: %.1f s (train %.1f s), %.0f "
+                 "vectors/s\n",
+                 spec, QUARRY_FAISS_BUILD, rows, vectors->columns,
+                 absl::GetFlag(FLAGS_build_threads), seconds, train_seconds, rows / seconds);
+  } catch (const std::exception& error) {
+    return Fail(absl::InvalidArgumentError(absl::StrCat("FAISS: ", error.what())));
+  }
+  return kExitOk;
+}
+
 }  // namespace
 
 int RunBenchCommand(int argc, char** argv) {
@@ -725,6 +771,7 @@ int RunBenchCommand(int argc, char** argv) {
       absl::ParseCommandLine(static_cast<int>(arguments.size()), arguments.data());
   if (positional.size() != 2) return UsageError("bench takes one SCENARIO");
   const std::string scenario = positional[1];
+  if (scenario == "faiss-build") return FaissBuild();
   const std::string collection = absl::GetFlag(FLAGS_collection);
   if (collection.empty()) return UsageError("--collection is required");
   absl::StatusOr<std::vector<int>> clients = ClientCounts();
