@@ -39,6 +39,7 @@
 #include "absl/time/time.h"
 #include "client/connection_flags.h"
 #include "client/eval_command.h"
+#include "client/bench_command.h"
 #include "client/filter_expression.h"
 #include "client/keys_command.h"
 #include "client/quarry_client.h"
@@ -116,6 +117,7 @@ Usage:
                       nDCG@10, Recall@10/100, MRR@10 and latency of Search over the queries
   quarry keys new                    print a new API key and its sha256 fingerprint
   quarry keys hash < KEYFILE         print the sha256 fingerprint of the key on stdin
+  quarry bench SCENARIO ...          load generator and baseline (quarry bench --help)
 
 Global flags:
   --address HOST:PORT  the server (default: $QUARRY_ADDRESS, else 127.0.0.1:50051)
@@ -1007,6 +1009,7 @@ std::string ServerAddress() {
 
 int Run(int argc, char** argv) {
   absl::SetProgramUsageMessage("quarry: command-line client for a Quarry retrieval server");
+  if (argc > 1 && absl::string_view(argv[1]) == "bench") return bench::RunBenchCommand(argc, argv);
   std::vector<std::string> args(argv, argv + argc);
   for (size_t i = 1; i < args.size() && args[i] != "--"; ++i) {
     if (IsHelp(args[i])) {

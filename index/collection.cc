@@ -554,8 +554,16 @@ absl::StatusOr<SearchResult> Collection::Search(const SearchQuery& query) const 
     std::vector<std::vector<ScoredLabel>> per_segment(segments.size());
     for (size_t i = 0; i < segments.size(); ++i) {
       if (segments[i].allowed->size() == 0) continue;
+      // A large segment whose every label is allowed is searched without a selector: FAISS
+      // then skips its per-candidate membership test (a virtual call per scanned vector in flat
+      // and IVF scans). Small ones keep the set, which DenseIndex scores exactly.
+      const LabelSet* allowed = segments[i].allowed;
+      if (allowed->size() == segments[i].dense->size() &&
+          allowed->size() > DenseSearchOptions().exact_scan_threshold) {
+        allowed = nullptr;
+      }
       absl::StatusOr<std::vector<ScoredLabel>> hits =
-          segments[i].dense->Search(query_vector, depth, segments[i].allowed);
+          segments[i].dense->Search(query_vector, depth, allowed);
       if (!hits.ok()) return hits.status();
       per_segment[i] = *std::move(hits);
     }
