@@ -468,8 +468,8 @@ TEST_CASE("kill -9 of the indexer mid-build and mid-publish, then a full run", "
   std::random_device seed;
   std::mt19937 random(seed());
   // "": a kill at a random moment of the run (mostly mid-build: building is most of it).
-  const std::vector<std::string> kCrashPoints = {"shard-built",        "", "manifest-published", "",
-                                                 "garbage-collecting", ""};
+  const std::vector<std::string> kCrashPoints = {
+      "shard-writing", "", "shard-built", "", "manifest-published", "", "garbage-collecting", ""};
   std::chrono::milliseconds run_time(300);  // of the last full run: the range for random kills
   const int iterations = Iterations(static_cast<int>(kCrashPoints.size()));
   for (int iteration = 0; iteration < iterations; ++iteration) {
@@ -543,7 +543,7 @@ TEST_CASE("kill -9 of a bulk build, then a full rerun", "[crashloop]") {
   const std::string corpus = server.root().Join("corpus.jsonl");
   std::random_device seed;
   std::mt19937 random(seed());
-  const std::vector<std::string> kCrashPoints = {"shard-built", "", "manifest-published", ""};
+  const std::vector<std::string> kCrashPoints = {"shard-writing", "", "manifest-published", ""};
   std::chrono::milliseconds run_time(1000);
   const int iterations = Iterations(static_cast<int>(kCrashPoints.size()));
   for (int iteration = 0; iteration < iterations; ++iteration) {
