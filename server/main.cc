@@ -2,6 +2,7 @@
 // equivalent (see environment_flags.h); `quarry-server --helpfull` lists them.
 #include <pthread.h>
 
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
 
@@ -30,6 +31,9 @@ ABSL_FLAG(int, refresh_interval_ms, 200,
           "How often to pick up writes made by other processes sharing the data directory");
 ABSL_FLAG(bool, fsync, true,
           "fsync the ingest log before acknowledging writes (turn off only for throwaway data)");
+ABSL_FLAG(int64_t, log_segment_bytes, 64 << 20,
+          "The ingest log starts a new segment file after this many bytes (the indexer deletes "
+          "segments its shards cover)");
 ABSL_FLAG(int, shutdown_grace_seconds, 10,
           "On SIGTERM/SIGINT, how long in-flight calls may take before they are cancelled");
 ABSL_FLAG(std::string, log_level, "info", "Log level: trace, debug, info, warn, error");
@@ -59,6 +63,8 @@ quarry::server::ServerOptions OptionsFromFlags() {
   options.limits.max_query_bytes = absl::GetFlag(FLAGS_max_query_bytes);
   options.limits.max_top_k = absl::GetFlag(FLAGS_max_top_k);
   options.log.sync = absl::GetFlag(FLAGS_fsync);
+  options.log.max_segment_bytes =
+      static_cast<uint64_t>(std::max<int64_t>(1, absl::GetFlag(FLAGS_log_segment_bytes)));
   options.refresh_interval = absl::Milliseconds(absl::GetFlag(FLAGS_refresh_interval_ms));
   options.generation.llm.base_url = absl::GetFlag(FLAGS_llm_base_url);
   options.generation.llm.api_key = absl::GetFlag(FLAGS_llm_api_key);

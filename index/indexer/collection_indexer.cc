@@ -136,6 +136,7 @@ absl::StatusOr<IndexerStepResult> CollectionIndexer::PublishShard(
     build_options.index_spec = config_.index_spec;
     build_options.metric = config_.metric;
     build_options.threads = options_.threads;
+    build_options.at_step = options_.at_step;
     const std::string id = NewShardId();
     absl::StatusOr<ShardInfo> info =
         ShardBuilder::Build(build_options, documents, analyzer_, directory_ + "/shards", id);

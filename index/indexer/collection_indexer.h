@@ -42,7 +42,8 @@ struct IndexerOptions {
   // A new shard from the log holds at most this many chunks (bigger tails make several).
   int64_t max_chunks_per_shard = 1'000'000;
   // Crash-test seam (quarry-indexer --crash_at): called at the steps where a crash matters
-  // most. "shard-built": a new shard is in place, the manifest does not name it yet;
+  // most. "shard-writing": a new shard's files are half written (ShardBuildOptions::at_step);
+  // "shard-built": a new shard is in place, the manifest does not name it yet;
   // "manifest-published": the new manifest is durable, nothing after it has run;
   // "garbage-collecting": retired shards are gone, covered log segments not yet.
   std::function<void(absl::string_view step)> at_step = [](absl::string_view) {};

@@ -47,8 +47,8 @@ ABSL_FLAG(int, garbage_grace_seconds, 120,
 ABSL_FLAG(int64_t, max_chunks_per_shard, 1'000'000, "Largest shard a build writes");
 ABSL_FLAG(int, merge_min_shards, 4, "Merge a size tier once it has this many shards");
 ABSL_FLAG(std::string, crash_at, "",
-          "Test only: die by SIGKILL on reaching this step (shard-built, manifest-published, "
-          "garbage-collecting), for crash-recovery tests");
+          "Test only: die by SIGKILL on reaching this step (shard-writing, shard-built, "
+          "manifest-published, garbage-collecting), for crash-recovery tests");
 ABSL_FLAG(std::string, log_level, "info", "Log level: trace, debug, info, warn, error");
 ABSL_FLAG(std::string, metrics_address, "0.0.0.0:9465",
           "watch: Prometheus /metrics listen address host:port (port 0 picks a free one; empty: "

@@ -1,7 +1,7 @@
 // Damaged data on disk, with real processes: a shard with a flipped byte or a truncated file is
 // refused by its checksums (the server logs which shard and why, and serves the rest of the
-// collection); a log segment with a flipped byte makes its collection answer DATA_LOSS naming
-// the segment, while other collections are served.
+// collection); a log segment with a flipped byte, or one before the last cut short, makes its
+// collection answer DATA_LOSS naming the segment, while other collections are served.
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <filesystem>
@@ -127,35 +127,52 @@ TEST_CASE("a corrupt or truncated shard is refused and the rest of the collectio
   CHECK(server->Stop() == 0);
 }
 
-TEST_CASE("a corrupt log segment makes its collection answer DATA_LOSS, others are served",
+// The segments of a collection's log, oldest first.
+std::vector<fs::path> LogSegments(const TestServer& server, const std::string& collection) {
+  std::vector<fs::path> segments;
+  for (const fs::directory_entry& entry :
+       fs::directory_iterator(server.data_dir() + "/collections/" + collection + "/log")) {
+    if (entry.path().extension() == ".qlog") segments.push_back(entry.path());
+  }
+  std::sort(segments.begin(), segments.end());
+  return segments;
+}
+
+TEST_CASE("a corrupt or truncated log segment makes its collection answer DATA_LOSS naming it",
           "[corruption]") {
-  TestServer server;
+  // Small segments, so that the log has several and one before the last can be cut short.
+  TestServer server({"--log_segment_bytes=2048"});
   {
     Client client(server.process());
-    REQUIRE_OK(client.CreateCollection("good"));
-    REQUIRE_OK(client.CreateCollection("bad"));
-    IngestEach(client, "good", "g", "alpha");
-    IngestEach(client, "bad", "b", "alpha");
+    for (const std::string name : {"good", "flipped", "cut"}) {
+      REQUIRE_OK(client.CreateCollection(name));
+      IngestEach(client, name, name.substr(0, 1), "alpha");
+    }
   }
   REQUIRE(server->Stop() == 0);
-  // A byte in the first of the five records: not a torn tail, corruption.
-  const fs::path log = server.data_dir() + "/collections/bad/log";
-  fs::path segment;
-  for (const fs::directory_entry& entry : fs::directory_iterator(log)) {
-    if (entry.path().extension() == ".qlog") segment = entry.path();
-  }
-  REQUIRE_FALSE(segment.empty());
-  FlipByte(segment, 16 + 8 + 4);  // segment header, frame header, into the payload
+  // A byte in the first record: not a torn tail, corruption.
+  const fs::path flipped = LogSegments(server, "flipped").front();
+  FlipByte(flipped, 16 + 8 + 4);  // segment header, frame header, into the payload
+  // A segment before the last one loses its end (the last one ending in a partial record is
+  // what a crash mid-append leaves, and is repaired).
+  const std::vector<fs::path> cut_segments = LogSegments(server, "cut");
+  REQUIRE(cut_segments.size() >= 2);
+  const fs::path cut = cut_segments.front();
+  fs::resize_file(cut, fs::file_size(cut) - 3);
 
   server->Restart();
   Client client(server.process());
-  v1::Collection collection;
-  const grpc::Status status = client.GetCollection("bad", &collection);
-  INFO(Describe(status));
-  CHECK(status.error_code() == grpc::StatusCode::DATA_LOSS);
-  CHECK(status.error_message().find(segment.filename().string()) != std::string::npos);
-  QUARRY_CHECK_STATUS(client.Search(TextQuery("bad", "alpha")), grpc::StatusCode::DATA_LOSS);
-  QUARRY_CHECK_STATUS(client.Ingest("bad", {Doc("b9", "not stored")}), grpc::StatusCode::DATA_LOSS);
+  for (const auto& [name, segment] : {std::pair{"flipped", flipped}, std::pair{"cut", cut}}) {
+    INFO("collection " << name);
+    v1::Collection collection;
+    const grpc::Status status = client.GetCollection(name, &collection);
+    INFO(Describe(status));
+    CHECK(status.error_code() == grpc::StatusCode::DATA_LOSS);
+    CHECK(status.error_message().find(segment.filename().string()) != std::string::npos);
+    QUARRY_CHECK_STATUS(client.Search(TextQuery(name, "alpha")), grpc::StatusCode::DATA_LOSS);
+    QUARRY_CHECK_STATUS(client.Ingest(name, {Doc("x9", "not stored")}),
+                        grpc::StatusCode::DATA_LOSS);
+  }
   // The other collection is unaffected.
   CHECK(LexicalDocuments(client, "good", "alpha") ==
         std::set<std::string>{"g0", "g1", "g2", "g3", "g4"});

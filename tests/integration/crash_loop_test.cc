@@ -157,8 +157,7 @@ struct Progress {
 
 // Applies random operations until `limit` were acknowledged, `stop` is set, or one fails (its
 // server died).
-void RunWriter(Writer& writer, int limit, uint32_t seed, Progress& progress) {
-  Client client(*writer.server);
+void RunWriter(Writer& writer, Client& client, int limit, uint32_t seed, Progress& progress) {
   std::mt19937 random(seed);
   writer.ended_with = grpc::Status::OK;
   for (int done = 0; done < limit && !progress.stop.load(); ++done) {
@@ -301,8 +300,12 @@ std::vector<std::thread> StartWriters(std::vector<Writer>& writers, int limit, s
                                       Progress& progress) {
   std::vector<std::thread> threads;
   for (Writer& writer : writers) {
-    threads.emplace_back(RunWriter, std::ref(writer), limit, static_cast<uint32_t>(random()),
-                         std::ref(progress));
+    // The client (its stubs share the channel) is made here: a kill resets the server's
+    // channel, which must not race with a thread still starting.
+    threads.emplace_back([&writer, &progress, limit, seed = static_cast<uint32_t>(random()),
+                          client = std::make_unique<Client>(*writer.server)] {
+      RunWriter(writer, *client, limit, seed, progress);
+    });
   }
   return threads;
 }
@@ -393,7 +396,9 @@ std::set<std::string> CollectionDirectoryEntries(const TestServer& server) {
 
 TEST_CASE("kill -9 of a server replica during concurrent upserts and deletes, many times",
           "[crashloop]") {
-  TestServer server;
+  // Tiny log segments: the log rolls every few records, and the indexer deletes the segments
+  // its shards cover while the replicas tail the log.
+  TestServer server({"--log_segment_bytes=4096"});
   ServerConfig second_config = server->config();
   second_config.log_path = server.root().Join("second.log");
   ServerProcess second(second_config);
@@ -463,8 +468,8 @@ TEST_CASE("kill -9 of the indexer mid-build and mid-publish, then a full run", "
   std::random_device seed;
   std::mt19937 random(seed());
   // "": a kill at a random moment of the run (mostly mid-build: building is most of it).
-  const std::vector<std::string> kCrashPoints = {"shard-built",        "", "manifest-published", "",
-                                                 "garbage-collecting", ""};
+  const std::vector<std::string> kCrashPoints = {
+      "shard-writing", "", "shard-built", "", "manifest-published", "", "garbage-collecting", ""};
   std::chrono::milliseconds run_time(300);  // of the last full run: the range for random kills
   const int iterations = Iterations(static_cast<int>(kCrashPoints.size()));
   for (int iteration = 0; iteration < iterations; ++iteration) {
@@ -538,7 +543,7 @@ TEST_CASE("kill -9 of a bulk build, then a full rerun", "[crashloop]") {
   const std::string corpus = server.root().Join("corpus.jsonl");
   std::random_device seed;
   std::mt19937 random(seed());
-  const std::vector<std::string> kCrashPoints = {"shard-built", "", "manifest-published", ""};
+  const std::vector<std::string> kCrashPoints = {"shard-writing", "", "manifest-published", ""};
   std::chrono::milliseconds run_time(1000);
   const int iterations = Iterations(static_cast<int>(kCrashPoints.size()));
   for (int iteration = 0; iteration < iterations; ++iteration) {
