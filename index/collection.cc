@@ -12,6 +12,7 @@
 #include "absl/time/clock.h"
 #include "index/document_preparation.h"
 #include "index/search/fusion.h"
+#include "index/search/mmr.h"
 #include "index/shard/shard.h"
 #include "index/text/chunk_text.h"
 #include "index/text/tokenizer.h"
@@ -210,6 +211,68 @@ std::vector<ScoredLabel> MergeSegments(std::vector<std::vector<ScoredLabel>> per
   SortBestFirst(merged);
   if (static_cast<int>(merged.size()) > k) merged.resize(static_cast<size_t>(k));
   return merged;
+}
+
+// The segment holding a collection-wide label: the one with the highest base at or below it.
+const SegmentView& SegmentOf(const std::vector<SegmentView>& segments, int64_t label) {
+  const SegmentView* holder = &segments.front();
+  for (const SegmentView& segment : segments) {
+    if (segment.base <= label && segment.base >= holder->base) holder = &segment;
+  }
+  return *holder;
+}
+
+// The shard slot holding a label below the fresh base: the last whose base is <= label.
+const ShardSlot& ShardSlotOf(const CollectionState& state, int64_t label)
+    ABSL_SHARED_LOCKS_REQUIRED(state.mutex) {
+  auto slot = std::upper_bound(
+      state.shards.begin(), state.shards.end(), label,
+      [](int64_t value, const ShardSlot& candidate) { return value < candidate.base; });
+  return *--slot;
+}
+
+// Reorders `candidates` (best first) by maximal marginal relevance over their stored vectors,
+// keeping at most `top_k` and at most max_chunks_per_document of a document.
+absl::StatusOr<std::vector<FusedHit>> Diversify(const CollectionState& state,
+                                                const std::vector<SegmentView>& segments,
+                                                std::vector<FusedHit> candidates,
+                                                const SearchQuery& query)
+    ABSL_SHARED_LOCKS_REQUIRED(state.mutex) {
+  if (candidates.empty()) return candidates;
+  const int dimension = segments.back().dense->dimension();
+  std::vector<float> scores;
+  std::vector<float> vectors;
+  std::vector<int64_t> documents;
+  absl::flat_hash_map<absl::string_view, int64_t> document_numbers;
+  for (const FusedHit& candidate : candidates) {
+    const SegmentView& segment = SegmentOf(segments, candidate.label);
+    absl::StatusOr<std::vector<float>> vector =
+        segment.dense->Reconstruct(candidate.label - segment.base, 1);
+    if (!vector.ok()) return vector.status();
+    vectors.insert(vectors.end(), vector->begin(), vector->end());
+    scores.push_back(candidate.score);
+    absl::string_view document;
+    if (candidate.label >= state.fresh_base) {
+      document = state.chunks[static_cast<size_t>(candidate.label - state.fresh_base)].document->id;
+    } else {
+      const ShardSlot& slot = ShardSlotOf(state, candidate.label);
+      document =
+          slot.shard->document(slot.shard->chunk(candidate.label - slot.base).document_index).id;
+    }
+    documents.push_back(
+        document_numbers.emplace(document, static_cast<int64_t>(document_numbers.size()))
+            .first->second);
+  }
+  MmrOptions options;
+  options.lambda = query.mmr_lambda;
+  options.k = static_cast<size_t>(query.top_k);
+  options.max_per_group = query.max_chunks_per_document;
+  std::vector<FusedHit> picked;
+  for (size_t index :
+       SelectMaximalMarginalRelevance(scores, vectors, dimension, documents, options)) {
+    picked.push_back(candidates[index]);
+  }
+  return picked;
 }
 
 }  // namespace
@@ -414,6 +477,10 @@ absl::Status Collection::ValidateQuery(const SearchQuery& query) const {
   if (query.rrf_k < 1) {
     return absl::InvalidArgumentError(absl::StrCat("hybrid.rrf_k must be >= 1, got ", query.rrf_k));
   }
+  if (!(query.mmr_lambda >= 0 && query.mmr_lambda <= 1)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("diversity.mmr_lambda must be in (0, 1] (0: no MMR), got ", query.mmr_lambda));
+  }
   if (!(query.dense_weight >= 0 && query.dense_weight <= 1)) {
     return absl::InvalidArgumentError("hybrid.dense_weight must be in [0, 1]");
   }
@@ -490,24 +557,12 @@ absl::StatusOr<SearchResult> Collection::Search(const SearchQuery& query) const 
   const bool use_dense = *mode != SearchMode::kLexical;
   const bool use_lexical = *mode != SearchMode::kDense;
 
-  std::vector<float> query_vector;
-  if (use_dense) {
-    const absl::Time embed_start = absl::Now();
-    if (!query.vector.empty()) {
-      query_vector = query.vector;
-    } else {
-      const std::string_view text = query.text;
-      absl::StatusOr<std::vector<float>> embedded = embedder_->Embed({&text, 1});
-      if (!embedded.ok()) return embedded.status();
-      query_vector = *std::move(embedded);
-    }
-    result.timings.embed_ms = MillisecondsSince(embed_start);
-  }
   std::vector<std::string> query_terms;
-  if (use_lexical) query_terms = analyzer_.Terms(query.text);
+  if (!query.text.empty()) query_terms = analyzer_.Terms(query.text);
 
   // A single retriever needs only top_k candidates unless hits will be dropped afterwards.
-  const bool post_filters = query.max_chunks_per_document > 0 || query.min_score.has_value();
+  const bool post_filters =
+      query.max_chunks_per_document > 0 || query.min_score.has_value() || query.mmr_lambda > 0;
   const int fused_depth = std::max(
       query.top_k, query.candidates > 0 ? query.candidates : std::max(100, 2 * query.top_k));
   const int depth = (*mode == SearchMode::kHybrid || post_filters) ? fused_depth : query.top_k;
@@ -547,6 +602,29 @@ absl::StatusOr<SearchResult> Collection::Search(const SearchQuery& query) const 
     fresh.allowed = &fresh.filtered;
   }
 
+  // Collection-wide N, average length and df: a chunk's BM25 score must not depend on which
+  // shard holds it, and the embedder weighs query words by the same idf.
+  Bm25Statistics statistics;
+  for (const SegmentView& segment : segments) {
+    segment.lexical->AddStatistics(query_terms, &statistics);
+  }
+
+  std::vector<float> query_vector;
+  if (use_dense) {
+    const absl::Time embed_start = absl::Now();
+    if (!query.vector.empty()) {
+      query_vector = query.vector;
+    } else {
+      absl::StatusOr<std::vector<float>> embedded =
+          embedder_->EmbedQuery(query.text, [&](std::string_view term) {
+            return static_cast<float>(statistics.Idf(absl::string_view(term.data(), term.size())));
+          });
+      if (!embedded.ok()) return embedded.status();
+      query_vector = *std::move(embedded);
+    }
+    result.timings.embed_ms = MillisecondsSince(embed_start);
+  }
+
   std::vector<ScoredLabel> dense_hits;
   std::vector<ScoredLabel> lexical_hits;
   if (use_dense) {
@@ -567,8 +645,8 @@ absl::StatusOr<SearchResult> Collection::Search(const SearchQuery& query) const 
     std::vector<std::vector<ScoredLabel>> per_segment(segments.size());
     for (size_t i = 0; i < segments.size(); ++i) {
       if (segments[i].allowed->size() == 0) continue;
-      per_segment[i] =
-          segments[i].lexical->Search(query_terms, depth, query.bm25, segments[i].allowed);
+      per_segment[i] = segments[i].lexical->Search(query_terms, depth, query.bm25,
+                                                   segments[i].allowed, &statistics);
     }
     lexical_hits = MergeSegments(std::move(per_segment), segments, depth);
     result.timings.lexical_ms = MillisecondsSince(lexical_start);
@@ -587,10 +665,19 @@ absl::StatusOr<SearchResult> Collection::Search(const SearchQuery& query) const 
       fused.push_back(fused_hit);
     }
   }
+  // A reranker re-scores `fused` here: after fusion, before the threshold and diversity.
+  if (query.min_score.has_value()) {
+    std::erase_if(fused, [&](const FusedHit& hit) { return hit.score < *query.min_score; });
+  }
+  if (query.mmr_lambda > 0) {
+    absl::StatusOr<std::vector<FusedHit>> diverse =
+        Diversify(*state, segments, std::move(fused), query);
+    if (!diverse.ok()) return diverse.status();
+    fused = *std::move(diverse);
+  }
   absl::flat_hash_map<std::string, int> chunks_per_document;
   for (const FusedHit& candidate : fused) {
     if (static_cast<int>(result.hits.size()) >= query.top_k) break;
-    if (query.min_score.has_value() && candidate.score < *query.min_score) continue;
     Hit hit = MakeHit(*state, candidate.label, candidate.score);
     if (query.max_chunks_per_document > 0 &&
         ++chunks_per_document[hit.document_id] > query.max_chunks_per_document) {
@@ -619,13 +706,9 @@ Hit Collection::MakeHit(const State& state, int64_t label, float score) const {
     hit.start = chunk.start;
     hit.end = chunk.end;
   } else {
-    // The last shard whose base is <= label holds it.
-    auto slot = std::upper_bound(
-        state.shards.begin(), state.shards.end(), label,
-        [](int64_t value, const ShardSlot& candidate) { return value < candidate.base; });
-    --slot;
-    const ChunkView chunk = slot->shard->chunk(label - slot->base);
-    const DocumentView document = slot->shard->document(chunk.document_index);
+    const ShardSlot& slot = ShardSlotOf(state, label);
+    const ChunkView chunk = slot.shard->chunk(label - slot.base);
+    const DocumentView document = slot.shard->document(chunk.document_index);
     hit.document_id = std::string(document.id);
     hit.title = std::string(document.title);
     hit.text = std::string(document.text.substr(chunk.start, chunk.end - chunk.start));
