@@ -56,6 +56,9 @@ struct ShardSlot {
   LabelSet live_chunks;
   LabelSet live_documents;
   int64_t live_text_bytes = 0;
+  // BM25 statistics of the chunks hidden by newer records, which the shard's own index still
+  // counts: subtracted so that scores match a collection that never held them.
+  Bm25Statistics hidden_lexical;
 };
 
 // Everything served for one manifest generation: its shards, plus the fresh index of the log
@@ -103,22 +106,31 @@ void SortBestFirst(std::vector<ScoredLabel>& hits) {
   });
 }
 
-void KillShardDocument(ShardSlot& slot, int32_t document_index) {
+void KillShardDocument(ShardSlot& slot, const text::Analyzer& analyzer, int32_t document_index) {
   if (!slot.live_documents.Contains(document_index)) return;
   const DocumentView document = slot.shard->document(document_index);
   slot.live_documents.Erase(document_index);
   for (int64_t i = 0; i < document.chunk_count; ++i) {
     slot.live_chunks.Erase(document.first_label + i);
+    // The terms the shard builder indexed this chunk with.
+    const ChunkView chunk = slot.shard->chunk(document.first_label + i);
+    const std::vector<std::string> terms = analyzer.Terms(text::ChunkTextWithTitle(
+        document.title, document.text.substr(chunk.start, chunk.end - chunk.start)));
+    ++slot.hidden_lexical.chunks;
+    slot.hidden_lexical.total_length += static_cast<int64_t>(terms.size());
+    for (const std::string& term : absl::flat_hash_set<std::string>(terms.begin(), terms.end())) {
+      ++slot.hidden_lexical.document_frequency[term];
+    }
   }
   slot.live_text_bytes -= static_cast<int64_t>(document.text.size());
 }
 
 // A record about `id` hides every shard copy of it: the record is newer than every shard.
-void HideInShards(CollectionState& state, absl::string_view id)
+void HideInShards(CollectionState& state, const text::Analyzer& analyzer, absl::string_view id)
     ABSL_EXCLUSIVE_LOCKS_REQUIRED(state.mutex) {
   for (ShardSlot& slot : state.shards) {
     if (std::optional<int32_t> index = slot.shard->FindDocument(id)) {
-      KillShardDocument(slot, *index);
+      KillShardDocument(slot, analyzer, *index);
     }
   }
 }
@@ -149,7 +161,7 @@ absl::Status ApplyRecord(CollectionState& state, const text::Analyzer& analyzer,
   if (record.type == LogRecord::Type::kDelete) {
     for (const std::string& id : record.deleted_ids) {
       RemoveFreshDocument(state, analyzer, id);
-      HideInShards(state, id);
+      HideInShards(state, analyzer, id);
     }
     return absl::OkStatus();
   }
@@ -165,7 +177,7 @@ absl::Status ApplyRecord(CollectionState& state, const text::Analyzer& analyzer,
   std::vector<float> vectors;
   for (const StoredDocument& stored : record.documents) {
     RemoveFreshDocument(state, analyzer, stored.id);
-    HideInShards(state, stored.id);
+    HideInShards(state, analyzer, stored.id);
     auto document = std::make_shared<FreshDocument>();
     document->id = stored.id;
     document->title = stored.title;
@@ -363,7 +375,7 @@ absl::StatusOr<std::shared_ptr<Collection::State>> Collection::BuildState(
           tombstones != manifest.tombstones.end()) {
         for (const std::string& id : tombstones->second) {
           if (std::optional<int32_t> index = shard->FindDocument(id)) {
-            KillShardDocument(slot, *index);
+            KillShardDocument(slot, analyzer_, *index);
           }
         }
       }
@@ -607,6 +619,16 @@ absl::StatusOr<SearchResult> Collection::Search(const SearchQuery& query) const 
   Bm25Statistics statistics;
   for (const SegmentView& segment : segments) {
     segment.lexical->AddStatistics(query_terms, &statistics);
+  }
+  for (const ShardSlot& slot : state->shards) {
+    statistics.chunks -= slot.hidden_lexical.chunks;
+    statistics.total_length -= slot.hidden_lexical.total_length;
+    for (auto& [term, frequency] : statistics.document_frequency) {
+      if (auto hidden = slot.hidden_lexical.document_frequency.find(term);
+          hidden != slot.hidden_lexical.document_frequency.end()) {
+        frequency -= hidden->second;
+      }
+    }
   }
 
   std::vector<float> query_vector;

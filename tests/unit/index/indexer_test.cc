@@ -182,13 +182,18 @@ TEST_CASE("BM25 scores do not depend on how the collection is split into shards"
       MakeDocument("d6", "ice ice ice everywhere on the glacier"),
       MakeDocument("d7", "river deltas build fertile plains"),
   };
-  // Split: two shards (d0-d2, d3-d5) and the fresh tail (d6, d7). Whole: one shard.
+  // Split: two shards (d0-d2 and an older d6, d3-d5) and the fresh tail (d6, d7), whose d6
+  // hides the shard's copy. Whole: one shard of the live documents.
   Fixture split;
-  REQUIRE(split.collection->Ingest({documents[0], documents[1], documents[2]}).ok());
+  REQUIRE(split.collection
+              ->Ingest({documents[0], documents[1], documents[2],
+                        MakeDocument("d6", "lava lava ice sea river glacier fish")})
+              .ok());
   auto split_indexer = split.Indexer();
   REQUIRE(split_indexer->IndexLog().ok());
   REQUIRE(split.collection->Ingest({documents[3], documents[4], documents[5]}).ok());
   REQUIRE(split_indexer->IndexLog().ok());
+  REQUIRE(split.collection->CatchUp().ok());
   REQUIRE(split.collection->Ingest({documents[6], documents[7]}).ok());
   REQUIRE(split.collection->CatchUp().ok());
   REQUIRE(split.collection->Statistics().shards == 2);
