@@ -94,14 +94,19 @@ TEST_CASE("Chunks without a query term do not appear", "[bm25]") {
   CHECK(Bm25Index().Search(Terms{"a"}, 10, {}, nullptr).empty());
 }
 
-TEST_CASE("Removing a chunk gives the scores of an index that never had it", "[bm25]") {
-  const std::vector<Terms> chunks = {
+// Five chunks of varied lengths and term frequencies.
+std::vector<Terms> FruitChunks() {
+  return {
       {"apple", "banana", "cherry"},
       {"apple", "apple", "banana", "date", "elder", "fig"},
       {"banana", "cherry", "cherry"},
       {"apple", "fig"},
       {"grape"},
   };
+}
+
+TEST_CASE("Removing a chunk gives the scores of an index that never had it", "[bm25]") {
+  const std::vector<Terms> chunks = FruitChunks();
   Bm25Index with_removal;
   for (int64_t label = 0; label < 5; ++label) with_removal.Add(label, chunks[label]);
   with_removal.Remove(1, chunks[1]);
@@ -154,14 +159,8 @@ TEST_CASE("BM25 returns the k best and breaks ties by label", "[bm25]") {
 }
 
 TEST_CASE("Indexes searched with summed statistics score like one index", "[bm25]") {
-  const std::vector<Terms> chunks = {
-      {"apple", "banana", "cherry"},
-      {"apple", "apple", "banana", "date", "elder", "fig"},
-      {"banana", "cherry", "cherry"},
-      {"apple", "fig"},
-      {"grape"},
-      {"apple", "grape", "grape"},
-  };
+  std::vector<Terms> chunks = FruitChunks();
+  chunks.push_back({"apple", "grape", "grape"});
   Bm25Index whole;
   for (size_t label = 0; label < chunks.size(); ++label) {
     whole.Add(static_cast<int64_t>(label), chunks[label]);
