@@ -46,7 +46,8 @@ absl::StatusOr<std::string> ReadPem(const std::string& path, absl::string_view f
   absl::StatusOr<std::string> pem = ReadFile(path);
   if (!pem.ok()) {
     return absl::Status(pem.status().code(),
-                        absl::StrCat("--", flag, ": ", pem.status().message()));
+                        absl::StrCat("--", flag, " (or ", EnvironmentVariableForFlag(flag),
+                                     "): ", pem.status().message()));
   }
   return pem;
 }

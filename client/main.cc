@@ -1073,15 +1073,17 @@ int Run(int argc, char** argv) {
   }
   context.json = absl::GetFlag(FLAGS_json);
 
+  const std::vector<std::string> rest(positional.begin() + static_cast<ptrdiff_t>(consumed),
+                                      positional.end());
+  // `keys` talks to no server: a bad TLS setting in the environment must not stop it.
+  if (absl::StartsWith(command_name, "keys ")) return command->run(context, rest);
   absl::StatusOr<client::ClientOptions> client_options = ClientOptionsFromFlags();
   if (!client_options.ok()) return Fail(client_options.status());
   absl::StatusOr<std::unique_ptr<QuarryClient>> client =
       QuarryClient::Create(ServerAddress(), *std::move(client_options));
   if (!client.ok()) return Fail(client.status());
   context.client = client->get();
-  return command->run(
-      context, std::vector<std::string>(positional.begin() + static_cast<ptrdiff_t>(consumed),
-                                        positional.end()));
+  return command->run(context, rest);
 }
 
 }  // namespace

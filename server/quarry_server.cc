@@ -33,6 +33,13 @@ absl::StatusOr<std::unique_ptr<QuarryServer>> QuarryServer::Start(const ServerOp
   absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
       security::MakeServerCredentials(options.security.tls);
   if (!credentials.ok()) return credentials.status();
+  const security::SecurityOptions& secured = options.security;
+  spdlog::info(
+      "msg=\"security\" tls={} mutual_tls={} api_keys={} rate_limit_qps={} "
+      "max_generate_streams={} max_deadline={}",
+      !secured.tls.certificate_file.empty(), !secured.tls.client_ca_file.empty(),
+      server->gate_->api_keys_enabled(), secured.rate_limit_qps, secured.max_generate_streams,
+      absl::FormatDuration(secured.max_deadline));
 
   std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
       interceptors;

@@ -26,14 +26,16 @@ DeadlineWatchdog::~DeadlineWatchdog() {
 
 DeadlineWatchdog::Handle& DeadlineWatchdog::Handle::operator=(Handle&& other) noexcept {
   if (this != &other) {
-    this->~Handle();
+    Release();
     watchdog_ = std::exchange(other.watchdog_, nullptr);
     it_ = other.it_;
   }
   return *this;
 }
 
-DeadlineWatchdog::Handle::~Handle() {
+DeadlineWatchdog::Handle::~Handle() { Release(); }
+
+void DeadlineWatchdog::Handle::Release() {
   if (watchdog_ == nullptr) return;
   absl::MutexLock lock(&watchdog_->mutex_);
   watchdog_->calls_.erase(it_);

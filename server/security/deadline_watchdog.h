@@ -12,7 +12,6 @@
 
 #include <grpcpp/server_context.h>
 
-#include <cstdint>
 #include <map>
 #include <string>
 #include <thread>
@@ -40,6 +39,7 @@ class DeadlineWatchdog {
 
    private:
     friend class DeadlineWatchdog;
+    void Release();
     Handle(DeadlineWatchdog* watchdog, std::multimap<absl::Time, grpc::ServerContext*>::iterator it)
         : watchdog_(watchdog), it_(it) {}
     DeadlineWatchdog* watchdog_ = nullptr;

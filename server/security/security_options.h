@@ -1,5 +1,6 @@
 // What an operator configures about who may call the server and how much: TLS, API keys and
-// the per-call limits. Filled from flags by security_flags.cc; every field's default is "off".
+// the per-call limits. Filled from flags by security_flags.cc. TLS, keys and the rate limit
+// default to off; the Generate stream and deadline caps to generous bounds.
 #ifndef QUARRY_SERVER_SECURITY_SECURITY_OPTIONS_H_
 #define QUARRY_SERVER_SECURITY_SECURITY_OPTIONS_H_
 

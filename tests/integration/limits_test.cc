@@ -89,7 +89,7 @@ TEST_CASE("limits: Generate streams beyond --max_generate_streams are RESOURCE_E
 
 TEST_CASE("limits: a call running past --max_deadline_seconds ends with DEADLINE_EXCEEDED",
           "[limits][deadline]") {
-  TestServer server({"--max_deadline_seconds=1"});
+  TestServer server({"--max_deadline_seconds=2"});
   std::unique_ptr<QuarryClient> client = Connect(server.process());
   v1::CreateCollectionRequest create;
   create.set_name("docs");

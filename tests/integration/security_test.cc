@@ -255,6 +255,15 @@ TEST_CASE_METHOD(ApiKeysFixture, "API keys: roles and collection lists are enfor
   CHECK(RunCli(address + " search signing --collection a 2>/dev/null").exit_code == 1);
 }
 
+TEST_CASE("API keys: the key document may be given inline (--api_keys, QUARRY_API_KEYS)",
+          "[security][keys]") {
+  const Key key = NewKey();
+  TestServer server({"--api_keys={\"keys\": [" + KeyEntry("inline", key, "read", "[\"*\"]") + "]}"});
+  CHECK(Connect(server.process(), WithKey(key.secret))->ListCollections().ok());
+  CHECK(Connect(server.process())->ListCollections().status().code() ==
+        absl::StatusCode::kUnauthenticated);
+}
+
 TEST_CASE("API keys: a malformed key file stops the server at start", "[security][keys]") {
   TempDir directory;
   const std::string keys_file = directory.Join("keys.json");
