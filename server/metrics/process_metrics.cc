@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -75,15 +76,17 @@ std::vector<prometheus::MetricFamily> ProcessMetrics::Collect() const {
 
   // /proc/self/stat: the fields after the parenthesised command name, which may hold spaces.
   const std::string stat = ReadProcFile("/proc/self/stat");
-  std::istringstream fields(stat.substr(stat.rfind(')') + 2));
+  const size_t command_end = stat.rfind(')');
+  std::istringstream fields(command_end == std::string::npos ? "" : stat.substr(command_end + 1));
   std::string field;
   double user_ticks = 0;
   double system_ticks = 0;
   double start_ticks = 0;
   for (int number = 3; fields >> field; ++number) {  // field 3 is the state
-    if (number == 14) user_ticks = std::stod(field);
-    if (number == 15) system_ticks = std::stod(field);
-    if (number == 22) start_ticks = std::stod(field);
+    const double value = std::strtod(field.c_str(), nullptr);
+    if (number == 14) user_ticks = value;
+    if (number == 15) system_ticks = value;
+    if (number == 22) start_ticks = value;
   }
   families.push_back(ScrapeTimeFamily("process_cpu_seconds_total",
                                       "User and system CPU time spent", MetricType::Counter)

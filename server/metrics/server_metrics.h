@@ -34,7 +34,8 @@ class ServerMetrics {
                     int64_t bytes);
 
   UpstreamMetrics& llm() { return llm_; }
-  // For the OpenAI-compatible embedder's client: record each /v1/embeddings call here.
+  // For the OpenAI-compatible embedder's client: each /v1/embeddings call is recorded here
+  // (pass it to the embedder as its UpstreamCallObserver).
   UpstreamMetrics& embedder() { return embedder_; }
 
  private:

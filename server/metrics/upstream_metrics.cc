@@ -38,6 +38,12 @@ void UpstreamMetrics::RecordCall(const absl::Status& outcome, absl::Duration lat
   duration_.Observe(absl::ToDoubleSeconds(latency));
 }
 
+void UpstreamMetrics::OnCall(const absl::Status& outcome, absl::Duration latency,
+                             int64_t input_tokens, int64_t output_tokens) {
+  RecordCall(outcome, latency);
+  RecordTokens(input_tokens, output_tokens);
+}
+
 void UpstreamMetrics::RecordFirstToken(absl::Duration latency) {
   if (first_token_ != nullptr) first_token_->Observe(absl::ToDoubleSeconds(latency));
 }

@@ -9,7 +9,8 @@
 //                                                 tokens, as the upstream reported them
 //
 // The embedder's client records through the same class with prefix "quarry_embedder" (no
-// first-token histogram): ServerMetrics::embedder().
+// first-token histogram): ServerMetrics::embedder(), handed to index/ code as an
+// UpstreamCallObserver.
 #ifndef QUARRY_SERVER_METRICS_UPSTREAM_METRICS_H_
 #define QUARRY_SERVER_METRICS_UPSTREAM_METRICS_H_
 
@@ -18,6 +19,7 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "index/upstream_call_observer.h"
 #include "prometheus/counter.h"
 #include "prometheus/family.h"
 #include "prometheus/histogram.h"
@@ -25,7 +27,7 @@
 
 namespace quarry::metrics {
 
-class UpstreamMetrics {
+class UpstreamMetrics : public UpstreamCallObserver {
  public:
   // `what` names the upstream in help texts ("LLM", "embedder").
   UpstreamMetrics(prometheus::Registry& registry, const std::string& prefix,
@@ -34,6 +36,10 @@ class UpstreamMetrics {
   void RecordCall(const absl::Status& outcome, absl::Duration latency);
   void RecordFirstToken(absl::Duration latency);
   void RecordTokens(int64_t input, int64_t output);
+
+  // RecordCall + RecordTokens, for callers in index/.
+  void OnCall(const absl::Status& outcome, absl::Duration latency, int64_t input_tokens,
+              int64_t output_tokens) override;
 
  private:
   prometheus::Family<prometheus::Counter>& requests_;

@@ -17,6 +17,7 @@
 #include "prometheus/registry.h"
 #include "quarry/v1/quarry.grpc.pb.h"
 #include "tests/fake_llm/fake_llm_server.h"
+#include "tests/unit/metric_value.h"
 
 namespace quarry::server {
 namespace {
@@ -98,26 +99,8 @@ class Harness {
   Catalog& catalog() { return *catalog_; }
   v1::GenerationService::Stub& stub() { return *stub_; }
 
-  // A counter's value, or a histogram's sample count, summed over the series whose labels
-  // include `labels`.
   double Metric(const std::string& name, const std::map<std::string, std::string>& labels = {}) {
-    double sum = 0;
-    for (const prometheus::MetricFamily& family : registry_.Collect()) {
-      if (family.name != name) continue;
-      for (const prometheus::ClientMetric& metric : family.metric) {
-        bool matches = true;
-        for (const auto& [key, value] : labels) {
-          matches = matches && std::find(metric.label.begin(), metric.label.end(),
-                                         prometheus::ClientMetric::Label{key, value}) !=
-                                   metric.label.end();
-        }
-        if (!matches) continue;
-        sum += family.type == prometheus::MetricType::Histogram
-                   ? static_cast<double>(metric.histogram.sample_count)
-                   : metric.counter.value;
-      }
-    }
-    return sum;
+    return quarry::testing::MetricValue(registry_, name, labels);
   }
 
  private:
