@@ -113,5 +113,34 @@ TEST_CASE("limits: a call running past --max_deadline_seconds ends with DEADLINE
   CHECK(client->ListCollections().ok());
 }
 
+TEST_CASE("limits: a Generate waiting on a silent LLM ends at --max_deadline_seconds",
+          "[limits][deadline][generate]") {
+  FakeLlmServer llm;
+  llm.SetDefault(FakeReply::StallAfter({"Keys"}, 60000));
+  TestServer server({"--llm_base_url=" + llm.base_url(), "--llm_model=fake-model",
+                     "--max_deadline_seconds=2"});
+  std::unique_ptr<QuarryClient> client = Connect(server.process());
+  v1::CreateCollectionRequest create;
+  create.set_name("docs");
+  REQUIRE(client->CreateCollection(create).ok());
+  v1::IngestRequest ingest;
+  ingest.set_collection("docs");
+  *ingest.add_documents() = Doc("d1", "Rotate signing keys every ninety days.");
+  REQUIRE(client->Ingest(ingest).ok());
+
+  v1::GenerateRequest request;
+  request.set_collection("docs");
+  request.set_question("How often are keys rotated?");
+  client::CallOptions call;
+  call.timeout = absl::Seconds(60);
+  absl::StatusOr<v1::GenerateResult> result = client->Generate(request, nullptr, call);
+  INFO(result.status().ToString());
+  CHECK(result.status().code() == absl::StatusCode::kDeadlineExceeded);
+  CHECK(std::string(result.status().message()).find("--max_deadline_seconds") !=
+        std::string::npos);
+  // The server stopped waiting on the LLM: it hung up the stalled stream.
+  CHECK(llm.WaitForDisconnects(1, std::chrono::seconds(30)));
+}
+
 }  // namespace
 }  // namespace quarry::testing
