@@ -117,8 +117,8 @@ TEST_CASE("limits: a Generate waiting on a silent LLM ends at --max_deadline_sec
           "[limits][deadline][generate]") {
   FakeLlmServer llm;
   llm.SetDefault(FakeReply::StallAfter({"Keys"}, 60000));
-  TestServer server({"--llm_base_url=" + llm.base_url(), "--llm_model=fake-model",
-                     "--max_deadline_seconds=2"});
+  TestServer server(
+      {"--llm_base_url=" + llm.base_url(), "--llm_model=fake-model", "--max_deadline_seconds=2"});
   std::unique_ptr<QuarryClient> client = Connect(server.process());
   v1::CreateCollectionRequest create;
   create.set_name("docs");
@@ -136,8 +136,7 @@ TEST_CASE("limits: a Generate waiting on a silent LLM ends at --max_deadline_sec
   absl::StatusOr<v1::GenerateResult> result = client->Generate(request, nullptr, call);
   INFO(result.status().ToString());
   CHECK(result.status().code() == absl::StatusCode::kDeadlineExceeded);
-  CHECK(std::string(result.status().message()).find("--max_deadline_seconds") !=
-        std::string::npos);
+  CHECK(std::string(result.status().message()).find("--max_deadline_seconds") != std::string::npos);
   // The server stopped waiting on the LLM: it hung up the stalled stream.
   CHECK(llm.WaitForDisconnects(1, std::chrono::seconds(30)));
 }
