@@ -56,7 +56,7 @@ absl::StatusOr<std::string> ReadPem(const std::string& path, absl::string_view f
 
 const std::vector<std::string>& ConnectionFlagNames() {
   static const std::vector<std::string>* const names = new std::vector<std::string>{
-      "tls", "tls_ca_file", "tls_client_cert_file", "tls_client_key_file", "tls_server_name",
+      "tls",    "tls_ca_file", "tls_client_cert_file", "tls_client_key_file", "tls_server_name",
       "api_key"};
   return *names;
 }
@@ -64,7 +64,8 @@ const std::vector<std::string>& ConnectionFlagNames() {
 absl::StatusOr<client::ClientOptions> ClientOptionsFromFlags() {
   client::ClientOptions options;
   const std::string ca_file = FlagOrEnvironment(FLAGS_tls_ca_file, "tls_ca_file");
-  const std::string cert_file = FlagOrEnvironment(FLAGS_tls_client_cert_file, "tls_client_cert_file");
+  const std::string cert_file =
+      FlagOrEnvironment(FLAGS_tls_client_cert_file, "tls_client_cert_file");
   const std::string key_file = FlagOrEnvironment(FLAGS_tls_client_key_file, "tls_client_key_file");
   const std::string server_name = FlagOrEnvironment(FLAGS_tls_server_name, "tls_server_name");
   bool tls = absl::GetFlag(FLAGS_tls);
@@ -75,8 +76,7 @@ absl::StatusOr<client::ClientOptions> ClientOptionsFromFlags() {
       return absl::InvalidArgumentError(absl::StrCat("QUARRY_TLS='", environment, "': ", error));
     }
   }
-  if (tls || !ca_file.empty() || !cert_file.empty() || !key_file.empty() ||
-      !server_name.empty()) {
+  if (tls || !ca_file.empty() || !cert_file.empty() || !key_file.empty() || !server_name.empty()) {
     if (cert_file.empty() != key_file.empty()) {
       return absl::InvalidArgumentError(
           "--tls_client_cert_file and --tls_client_key_file go together");
@@ -98,7 +98,8 @@ absl::StatusOr<client::ClientOptions> ClientOptionsFromFlags() {
     }
   }
   const std::string api_key = FlagOrEnvironment(FLAGS_api_key, "api_key");
-  if (!api_key.empty()) options.metadata.emplace_back("authorization", absl::StrCat("Bearer ", api_key));
+  if (!api_key.empty())
+    options.metadata.emplace_back("authorization", absl::StrCat("Bearer ", api_key));
   return options;
 }
 

@@ -45,8 +45,8 @@ absl::StatusOr<ApiKey> ParseKey(const json& entry, const std::string& where) {
   key.fingerprint = absl::AsciiStrToLower(fingerprint->get<std::string>());
 
   const auto role = entry.find("role");
-  const std::string role_name = role != entry.end() && role->is_string() ? role->get<std::string>()
-                                                                        : std::string();
+  const std::string role_name =
+      role != entry.end() && role->is_string() ? role->get<std::string>() : std::string();
   if (role_name != "read" && role_name != "readwrite") {
     return absl::InvalidArgumentError(
         absl::StrCat(named, ": \"role\" must be \"read\" or \"readwrite\""));
@@ -101,8 +101,8 @@ absl::StatusOr<ApiKeyRing> ApiKeyRing::Parse(absl::string_view text, absl::strin
           absl::StrCat(source, ": keys[", i, "]: the name \"", key->name, "\" is used twice"));
     }
     if (!fingerprints.insert(key->fingerprint).second) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          source, ": keys[", i, "] (\"", key->name, "\"): the same key is listed twice"));
+      return absl::InvalidArgumentError(absl::StrCat(source, ": keys[", i, "] (\"", key->name,
+                                                     "\"): the same key is listed twice"));
     }
     ring.keys_.push_back(*std::move(key));
   }

@@ -156,9 +156,9 @@ absl::StatusOr<CallGate::Ticket> CallGate::Admit(grpc::ServerContext* context,
   if (request.generate_stream && max_generate_streams_ > 0) {
     if (generate_streams_.fetch_add(1) >= max_generate_streams_) {
       generate_streams_.fetch_sub(1);
-      return absl::ResourceExhaustedError(absl::StrCat(
-          "the server is already running its maximum of ", max_generate_streams_,
-          " Generate streams (--max_generate_streams); retry with backoff"));
+      return absl::ResourceExhaustedError(
+          absl::StrCat("the server is already running its maximum of ", max_generate_streams_,
+                       " Generate streams (--max_generate_streams); retry with backoff"));
     }
     ticket.generate_slot_ = &generate_streams_;
   }

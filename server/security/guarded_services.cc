@@ -18,9 +18,9 @@ grpc::Status Guarded(CallGate& gate, grpc::ServerContext* context, const CallReq
 
 }  // namespace
 
-grpc::Status GuardedCollectionService::CreateCollection(
-    grpc::ServerContext* context, const v1::CreateCollectionRequest* request,
-    v1::Collection* response) {
+grpc::Status GuardedCollectionService::CreateCollection(grpc::ServerContext* context,
+                                                        const v1::CreateCollectionRequest* request,
+                                                        v1::Collection* response) {
   return Guarded(*gate_, context, {Access::kWrite, request->name()}, [&](CallGate::Ticket&) {
     return inner_->CreateCollection(context, request, response);
   });
@@ -58,9 +58,8 @@ grpc::Status GuardedCollectionService::DeleteCollection(grpc::ServerContext* con
 grpc::Status GuardedDocumentService::Ingest(grpc::ServerContext* context,
                                             const v1::IngestRequest* request,
                                             v1::IngestResponse* response) {
-  return Guarded(*gate_, context, {Access::kWrite, request->collection()}, [&](CallGate::Ticket&) {
-    return inner_->Ingest(context, request, response);
-  });
+  return Guarded(*gate_, context, {Access::kWrite, request->collection()},
+                 [&](CallGate::Ticket&) { return inner_->Ingest(context, request, response); });
 }
 
 grpc::Status GuardedDocumentService::IngestStream(
@@ -91,18 +90,17 @@ grpc::Status GuardedDocumentService::GetDocument(grpc::ServerContext* context,
 grpc::Status GuardedSearchService::Search(grpc::ServerContext* context,
                                           const v1::SearchRequest* request,
                                           v1::SearchResponse* response) {
-  return Guarded(*gate_, context, {Access::kRead, request->collection()}, [&](CallGate::Ticket&) {
-    return inner_->Search(context, request, response);
-  });
+  return Guarded(*gate_, context, {Access::kRead, request->collection()},
+                 [&](CallGate::Ticket&) { return inner_->Search(context, request, response); });
 }
 
 grpc::Status GuardedGenerationService::Generate(grpc::ServerContext* context,
                                                 const v1::GenerateRequest* request,
                                                 grpc::ServerWriter<v1::GenerateResponse>* writer) {
-  return Guarded(*gate_, context,
-                 {.access = Access::kRead, .collection = request->collection(),
-                  .generate_stream = true},
-                 [&](CallGate::Ticket&) { return inner_->Generate(context, request, writer); });
+  return Guarded(
+      *gate_, context,
+      {.access = Access::kRead, .collection = request->collection(), .generate_stream = true},
+      [&](CallGate::Ticket&) { return inner_->Generate(context, request, writer); });
 }
 
 }  // namespace quarry::security

@@ -28,7 +28,8 @@ bool RateLimiter::TryAcquire(absl::string_view client) {
 
 void RateLimiter::ForgetFullBuckets(absl::Time now) {
   // A full bucket is the same as no bucket: dropping it changes no decision.
-  absl::erase_if(buckets_, [&](const auto& entry) { return Refilled(entry.second, now) >= burst_; });
+  absl::erase_if(buckets_,
+                 [&](const auto& entry) { return Refilled(entry.second, now) >= burst_; });
   // Sweep again when the map has doubled, so sweeping costs O(1) per request amortised.
   next_sweep_size_ = std::max<size_t>(1024, 2 * buckets_.size());
 }

@@ -5,13 +5,12 @@
 
 #include <sys/wait.h>
 
+#include <catch2/catch.hpp>
 #include <cstdio>
 #include <memory>
 #include <stdexcept>
 #include <string>
 #include <utility>
-
-#include <catch2/catch.hpp>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_split.h"
@@ -44,7 +43,8 @@ inline CliResult RunCli(const std::string& arguments, const std::string& environ
   return result;
 }
 
-inline std::unique_ptr<QuarryClient> Connect(const ServerProcess& server, ClientOptions options = {}) {
+inline std::unique_ptr<QuarryClient> Connect(const ServerProcess& server,
+                                             ClientOptions options = {}) {
   options.default_timeout = absl::Seconds(30);
   absl::StatusOr<std::unique_ptr<QuarryClient>> client =
       QuarryClient::Create(server.address(), std::move(options));
@@ -63,7 +63,8 @@ inline Key NewKey() {
   REQUIRE(made.exit_code == 0);
   Key key;
   for (absl::string_view line : absl::StrSplit(made.output, '\n')) {
-    if (absl::ConsumePrefix(&line, "key:")) key.secret = std::string(absl::StripAsciiWhitespace(line));
+    if (absl::ConsumePrefix(&line, "key:"))
+      key.secret = std::string(absl::StripAsciiWhitespace(line));
     if (absl::ConsumePrefix(&line, "sha256:")) {
       key.fingerprint = std::string(absl::StripAsciiWhitespace(line));
     }
@@ -74,7 +75,7 @@ inline Key NewKey() {
 }
 
 inline std::string KeyEntry(const std::string& name, const Key& key, const std::string& role,
-                     const std::string& collections) {
+                            const std::string& collections) {
   return "{\"name\": \"" + name + "\", \"sha256\": \"" + key.fingerprint + "\", \"role\": \"" +
          role + "\", \"collections\": " + collections + "}";
 }

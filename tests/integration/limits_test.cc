@@ -13,8 +13,7 @@
 namespace quarry::testing {
 namespace {
 
-TEST_CASE("limits: each client gets its burst of requests, then RESOURCE_EXHAUSTED",
-          "[limits]") {
+TEST_CASE("limits: each client gets its burst of requests, then RESOURCE_EXHAUSTED", "[limits]") {
   // 0.001 requests a second: no token comes back during the test.
   TestServer server({"--rate_limit_qps=0.001", "--rate_limit_burst=3"});
   std::unique_ptr<QuarryClient> client = Connect(server.process());
@@ -24,8 +23,7 @@ TEST_CASE("limits: each client gets its burst of requests, then RESOURCE_EXHAUST
   CHECK(std::string(refused.message()).find("rate limit") != std::string::npos);
   v1::CreateCollectionRequest create;
   create.set_name("docs");
-  CHECK(client->CreateCollection(create).status().code() ==
-        absl::StatusCode::kResourceExhausted);
+  CHECK(client->CreateCollection(create).status().code() == absl::StatusCode::kResourceExhausted);
   // Health is not rate limited.
   absl::StatusOr<bool> healthy = client->Healthy();
   REQUIRE(healthy.ok());
@@ -58,8 +56,8 @@ TEST_CASE("limits: Generate streams beyond --max_generate_streams are RESOURCE_E
   FakeLlmServer llm;
   // The answer starts, then the LLM goes quiet: the first stream stays open.
   llm.SetDefault(FakeReply::StallAfter({"Keys"}, 60000));
-  TestServer server({"--llm_base_url=" + llm.base_url(), "--llm_model=fake-model",
-                     "--max_generate_streams=1"});
+  TestServer server(
+      {"--llm_base_url=" + llm.base_url(), "--llm_model=fake-model", "--max_generate_streams=1"});
   std::unique_ptr<QuarryClient> client = Connect(server.process());
   v1::CreateCollectionRequest create;
   create.set_name("docs");
@@ -74,8 +72,8 @@ TEST_CASE("limits: Generate streams beyond --max_generate_streams are RESOURCE_E
   request.set_question("How often are keys rotated?");
   std::optional<absl::Status> second_status;
   // While the first stream is open (its sources have arrived), a second one is refused.
-  absl::StatusOr<v1::GenerateResult> first = client->Generate(
-      request, [&](const v1::GenerateResponse& event) -> absl::Status {
+  absl::StatusOr<v1::GenerateResult> first =
+      client->Generate(request, [&](const v1::GenerateResponse& event) -> absl::Status {
         if (!event.has_sources() || second_status.has_value()) return absl::OkStatus();
         second_status = client->Generate(request, nullptr).status();
         return absl::CancelledError("the test is done with this stream");
@@ -83,8 +81,7 @@ TEST_CASE("limits: Generate streams beyond --max_generate_streams are RESOURCE_E
   CHECK(first.status().code() == absl::StatusCode::kCancelled);
   REQUIRE(second_status.has_value());
   CHECK(second_status->code() == absl::StatusCode::kResourceExhausted);
-  CHECK(std::string(second_status->message()).find("--max_generate_streams") !=
-        std::string::npos);
+  CHECK(std::string(second_status->message()).find("--max_generate_streams") != std::string::npos);
 }
 
 TEST_CASE("limits: a call running past --max_deadline_seconds ends with DEADLINE_EXCEEDED",
@@ -114,6 +111,34 @@ TEST_CASE("limits: a call running past --max_deadline_seconds ends with DEADLINE
 
   // Calls that finish within the cap are unaffected.
   CHECK(client->ListCollections().ok());
+}
+
+TEST_CASE("limits: a Generate waiting on a silent LLM ends at --max_deadline_seconds",
+          "[limits][deadline][generate]") {
+  FakeLlmServer llm;
+  llm.SetDefault(FakeReply::StallAfter({"Keys"}, 60000));
+  TestServer server(
+      {"--llm_base_url=" + llm.base_url(), "--llm_model=fake-model", "--max_deadline_seconds=2"});
+  std::unique_ptr<QuarryClient> client = Connect(server.process());
+  v1::CreateCollectionRequest create;
+  create.set_name("docs");
+  REQUIRE(client->CreateCollection(create).ok());
+  v1::IngestRequest ingest;
+  ingest.set_collection("docs");
+  *ingest.add_documents() = Doc("d1", "Rotate signing keys every ninety days.");
+  REQUIRE(client->Ingest(ingest).ok());
+
+  v1::GenerateRequest request;
+  request.set_collection("docs");
+  request.set_question("How often are keys rotated?");
+  client::CallOptions call;
+  call.timeout = absl::Seconds(60);
+  absl::StatusOr<v1::GenerateResult> result = client->Generate(request, nullptr, call);
+  INFO(result.status().ToString());
+  CHECK(result.status().code() == absl::StatusCode::kDeadlineExceeded);
+  CHECK(std::string(result.status().message()).find("--max_deadline_seconds") != std::string::npos);
+  // The server stopped waiting on the LLM: it hung up the stalled stream.
+  CHECK(llm.WaitForDisconnects(1, std::chrono::seconds(30)));
 }
 
 }  // namespace

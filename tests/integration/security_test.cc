@@ -44,8 +44,10 @@ struct TlsFixture {
   CertificateFiles server_certificate = ca.IssueServer("server");
 };
 
-TEST_CASE_METHOD(TlsFixture, "TLS: a client trusting the CA connects; plaintext and untrusting "
-                             "clients are refused", "[security][tls]") {
+TEST_CASE_METHOD(TlsFixture,
+                 "TLS: a client trusting the CA connects; plaintext and untrusting "
+                 "clients are refused",
+                 "[security][tls]") {
   TestServer server({"--tls_cert_file=" + server_certificate.certificate,
                      "--tls_key_file=" + server_certificate.key});
 
@@ -70,17 +72,18 @@ TEST_CASE_METHOD(TlsFixture, "TLS: a client trusting the CA connects; plaintext 
 
   // The CLI over TLS, its CA from a flag and then from the environment.
   const std::string address = "--address=" + server->address();
-  CliResult listed = RunCli(address + " --tls_ca_file=" + ca.certificate_file() +
-                            " collections list");
+  CliResult listed =
+      RunCli(address + " --tls_ca_file=" + ca.certificate_file() + " collections list");
   CHECK(listed.exit_code == 0);
   CHECK(listed.output.find("docs") != std::string::npos);
-  CHECK(RunCli(address + " health", "QUARRY_TLS_CA_FILE=" + ca.certificate_file()).exit_code ==
-        0);
+  CHECK(RunCli(address + " health", "QUARRY_TLS_CA_FILE=" + ca.certificate_file()).exit_code == 0);
   CHECK(RunCli(address + " health 2>/dev/null").exit_code == 1);
 }
 
-TEST_CASE_METHOD(TlsFixture, "mutual TLS: only clients with a certificate from the client CA "
-                             "are served", "[security][tls]") {
+TEST_CASE_METHOD(TlsFixture,
+                 "mutual TLS: only clients with a certificate from the client CA "
+                 "are served",
+                 "[security][tls]") {
   const CertificateFiles good_client = ca.IssueClient("client");
   const CertificateFiles foreign_client = other_ca.IssueClient("foreign-client");
   TestServer server({"--tls_cert_file=" + server_certificate.certificate,
@@ -96,12 +99,13 @@ TEST_CASE_METHOD(TlsFixture, "mutual TLS: only clients with a certificate from t
   CHECK(foreign->Healthy().status().code() == absl::StatusCode::kUnavailable);
   CHECK(CreateCode(*foreign, "docs") == absl::StatusCode::kUnavailable);
 
-  std::unique_ptr<QuarryClient> good = Connect(server.process(), WithClientCertificate(ca, good_client));
+  std::unique_ptr<QuarryClient> good =
+      Connect(server.process(), WithClientCertificate(ca, good_client));
   CHECK(good->Healthy().ok());
   CHECK(CreateCode(*good, "docs") == absl::StatusCode::kOk);
 
-  const std::string tls = "--address=" + server->address() + " --tls_ca_file=" +
-                          ca.certificate_file();
+  const std::string tls =
+      "--address=" + server->address() + " --tls_ca_file=" + ca.certificate_file();
   CHECK(RunCli(tls + " --tls_client_cert_file=" + good_client.certificate +
                " --tls_client_key_file=" + good_client.key + " collections get docs")
             .exit_code == 0);
@@ -137,8 +141,8 @@ v1::SearchRequest Query(const std::string& collection) {
 struct ApiKeysFixture {
   TempDir directory{"quarry-keys"};
   Key admin = NewKey();
-  Key reader = NewKey();      // read, collection "a"
-  Key writer = NewKey();      // readwrite, collection "a"
+  Key reader = NewKey();  // read, collection "a"
+  Key writer = NewKey();  // readwrite, collection "a"
   std::string keys_file = directory.Join("keys.json");
 
   ApiKeysFixture() {
@@ -148,8 +152,10 @@ struct ApiKeysFixture {
   }
 };
 
-TEST_CASE_METHOD(ApiKeysFixture, "API keys: missing or wrong keys are UNAUTHENTICATED; health "
-                                 "stays open", "[security][keys]") {
+TEST_CASE_METHOD(ApiKeysFixture,
+                 "API keys: missing or wrong keys are UNAUTHENTICATED; health "
+                 "stays open",
+                 "[security][keys]") {
   TestServer server({"--api_keys_file=" + keys_file});
 
   std::unique_ptr<QuarryClient> anonymous = Connect(server.process());
@@ -173,7 +179,8 @@ TEST_CASE_METHOD(ApiKeysFixture, "API keys: missing or wrong keys are UNAUTHENTI
   CHECK(listed->collections().empty());
 
   // Both ways of sending a key work.
-  CHECK(CreateCode(*Connect(server.process(), WithKey(admin.secret)), "a") == absl::StatusCode::kOk);
+  CHECK(CreateCode(*Connect(server.process(), WithKey(admin.secret)), "a") ==
+        absl::StatusCode::kOk);
   CHECK(CreateCode(*Connect(server.process(), WithKey(admin.secret, "x-api-key")), "b") ==
         absl::StatusCode::kOk);
 }
@@ -208,8 +215,7 @@ TEST_CASE_METHOD(ApiKeysFixture, "API keys: roles and collection lists are enfor
   REQUIRE(found.ok());
   CHECK(found->hits_size() > 0);
   CHECK(as_reader->Search(Query("b")).status().code() == absl::StatusCode::kPermissionDenied);
-  CHECK(as_reader->Ingest(OneDocument("a")).status().code() ==
-        absl::StatusCode::kPermissionDenied);
+  CHECK(as_reader->Ingest(OneDocument("a")).status().code() == absl::StatusCode::kPermissionDenied);
   v1::DeleteDocumentsRequest deletion;
   deletion.set_collection("a");
   deletion.add_ids("d1");
@@ -217,8 +223,7 @@ TEST_CASE_METHOD(ApiKeysFixture, "API keys: roles and collection lists are enfor
         absl::StatusCode::kPermissionDenied);
   v1::DeleteCollectionRequest drop;
   drop.set_name("a");
-  CHECK(as_reader->DeleteCollection(drop).status().code() ==
-        absl::StatusCode::kPermissionDenied);
+  CHECK(as_reader->DeleteCollection(drop).status().code() == absl::StatusCode::kPermissionDenied);
   v1::GetDocumentRequest get;
   get.set_collection("b");
   get.set_id("d1");
@@ -258,7 +263,8 @@ TEST_CASE_METHOD(ApiKeysFixture, "API keys: roles and collection lists are enfor
 TEST_CASE("API keys: the key document may be given inline (--api_keys, QUARRY_API_KEYS)",
           "[security][keys]") {
   const Key key = NewKey();
-  TestServer server({"--api_keys={\"keys\": [" + KeyEntry("inline", key, "read", "[\"*\"]") + "]}"});
+  TestServer server(
+      {"--api_keys={\"keys\": [" + KeyEntry("inline", key, "read", "[\"*\"]") + "]}"});
   CHECK(Connect(server.process(), WithKey(key.secret))->ListCollections().ok());
   CHECK(Connect(server.process())->ListCollections().status().code() ==
         absl::StatusCode::kUnauthenticated);
@@ -267,8 +273,9 @@ TEST_CASE("API keys: the key document may be given inline (--api_keys, QUARRY_AP
 TEST_CASE("API keys: a malformed key file stops the server at start", "[security][keys]") {
   TempDir directory;
   const std::string keys_file = directory.Join("keys.json");
-  WriteTextFile(keys_file, "{\"keys\": [{\"name\": \"x\", \"sha256\": \"abc\", \"role\": "
-                           "\"read\", \"collections\": [\"*\"]}]}");
+  WriteTextFile(keys_file,
+                "{\"keys\": [{\"name\": \"x\", \"sha256\": \"abc\", \"role\": "
+                "\"read\", \"collections\": [\"*\"]}]}");
   ServerConfig config;
   config.data_dir = directory.Join("data");
   config.log_path = directory.Join("server.log");

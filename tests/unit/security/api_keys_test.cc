@@ -87,8 +87,7 @@ TEST_CASE("malformed key documents are refused with the entry named") {
       {"{\"keys\": [" + Entry("a", "k1", "read", "\"*\"") + "]}", "non-empty list"},
       {"{\"keys\": [" + Entry("a", "k1", "read", "[\"\"]") + "]}", "other than a name"},
       {"{\"keys\": [" + good + ", " + Entry("a", "k2", "read", "[\"*\"]") + "]}", "used twice"},
-      {"{\"keys\": [" + good + ", " + Entry("b", "k1", "read", "[\"*\"]") + "]}",
-       "listed twice"},
+      {"{\"keys\": [" + good + ", " + Entry("b", "k1", "read", "[\"*\"]") + "]}", "listed twice"},
       {"{\"keys\": [{\"name\": \"a\", \"sha256\": \"" + ApiKeyFingerprint("k") +
            "\", \"role\": \"read\", \"collection\": [\"*\"]}]}",
        "unknown field \"collection\""},

@@ -22,8 +22,8 @@ TEST_CASE("Generate streams beyond the maximum are refused until one ends") {
   absl::StatusOr<std::unique_ptr<CallGate>> gate = CallGate::Create(Options(2));
   REQUIRE(gate.ok());
   grpc::ServerContext context;
-  const CallRequest generate{.access = Access::kRead, .collection = "docs",
-                             .generate_stream = true};
+  const CallRequest generate{
+      .access = Access::kRead, .collection = "docs", .generate_stream = true};
 
   absl::StatusOr<CallGate::Ticket> first = (*gate)->Admit(&context, generate);
   REQUIRE(first.ok());
@@ -31,8 +31,7 @@ TEST_CASE("Generate streams beyond the maximum are refused until one ends") {
   REQUIRE(second->ok());
   absl::StatusOr<CallGate::Ticket> third = (*gate)->Admit(&context, generate);
   REQUIRE(third.status().code() == absl::StatusCode::kResourceExhausted);
-  CHECK(std::string(third.status().message()).find("--max_generate_streams") !=
-        std::string::npos);
+  CHECK(std::string(third.status().message()).find("--max_generate_streams") != std::string::npos);
   // Other calls are not counted.
   CHECK((*gate)->Admit(&context, {.access = Access::kRead, .collection = "docs"}).ok());
 
@@ -50,8 +49,8 @@ TEST_CASE("zero means no limit on Generate streams") {
   grpc::ServerContext context;
   std::vector<CallGate::Ticket> tickets;
   for (int i = 0; i < 100; ++i) {
-    absl::StatusOr<CallGate::Ticket> ticket =
-        (*gate)->Admit(&context, {.access = Access::kRead, .collection = "", .generate_stream = true});
+    absl::StatusOr<CallGate::Ticket> ticket = (*gate)->Admit(
+        &context, {.access = Access::kRead, .collection = "", .generate_stream = true});
     REQUIRE(ticket.ok());
     tickets.push_back(*std::move(ticket));
   }
