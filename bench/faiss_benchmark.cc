@@ -12,14 +12,13 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include <cmath>
 #include <map>
 #include <memory>
-#include <random>
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "bench/random_vectors.h"
 #include "index/search/dense_index.h"
 #include "index/store/filesystem.h"
 
@@ -32,22 +31,6 @@ constexpr int kQueries = 1000;
 constexpr int kK = 10;
 constexpr int kEfSearch = 64;  // the server's default beam for k <= 64
 
-std::vector<float> UnitVectors(int64_t n, uint32_t seed) {
-  std::mt19937 random(seed);
-  std::normal_distribution<float> normal;
-  std::vector<float> vectors(static_cast<size_t>(n) * kDimension);
-  for (int64_t i = 0; i < n; ++i) {
-    float* row = vectors.data() + i * kDimension;
-    float norm = 0;
-    for (int j = 0; j < kDimension; ++j) {
-      row[j] = normal(random);
-      norm += row[j] * row[j];
-    }
-    for (int j = 0; j < kDimension; ++j) row[j] /= std::sqrt(norm);
-  }
-  return vectors;
-}
-
 // Both views of one index: Quarry's adapter, and FAISS's own object read from the same file.
 struct Indexes {
   std::unique_ptr<DenseIndex> dense;
@@ -59,7 +42,7 @@ const Indexes* Load(benchmark::State& state, const std::string& spec) {
   static auto* const cache = new std::map<std::string, std::unique_ptr<Indexes>>();
   auto& slot = (*cache)[spec];
   if (slot != nullptr) return slot.get();
-  const std::vector<float> vectors = UnitVectors(kVectors, 1);
+  const std::vector<float> vectors = RandomUnitVectors(kVectors, kDimension, 1);
   absl::StatusOr<std::unique_ptr<DenseIndex>> built =
       DenseIndex::Build(kDimension, spec, Metric::kInnerProduct, vectors, 2);
   if (!built.ok()) {
@@ -81,7 +64,7 @@ const Indexes* Load(benchmark::State& state, const std::string& spec) {
   if (auto* hnsw = dynamic_cast<faiss::IndexHNSW*>(indexes->faiss.get())) {
     hnsw->hnsw.efSearch = kEfSearch;
   }
-  indexes->queries = UnitVectors(kQueries, 2);
+  indexes->queries = RandomUnitVectors(kQueries, kDimension, 2);
   slot = std::move(indexes);
   return slot.get();
 }

@@ -24,8 +24,9 @@ source bench/process_lib.sh
 trap 'stop_processes; rm -rf "$work"' EXIT
 milliseconds() { echo $((($(date +%s%N) - $1) / 1000000)); }
 
-export QUARRY_ADDRESS="$(start_listening server "$build/server/quarry-server" \
-  --address 127.0.0.1:0 --data_dir "$work/data" --log_level warn)"
+start_listening server QUARRY_ADDRESS "$build/server/quarry-server" --address 127.0.0.1:0 \
+  --data_dir "$work/data" --log_level warn
+export QUARRY_ADDRESS
 "$build/client/quarry" bench load-vectors --collection bulk --vectors_npy "$data/data/base_1m.npy" \
   --rows "$rows" --index_spec "$index_spec" --batch 1000 --clients 2
 stop_processes
@@ -40,9 +41,9 @@ echo "quarry-indexer: $rows x 384 $index_spec shard built and published in $inde
   --index_spec "$index_spec" --build_threads 2
 
 started=$(date +%s%N)
-address="$(start_listening server "$build/server/quarry-server" --address 127.0.0.1:0 \
-  --data_dir "$work/data" --log_level warn)"
+start_listening server QUARRY_ADDRESS "$build/server/quarry-server" --address 127.0.0.1:0 \
+  --data_dir "$work/data" --log_level warn
 echo "cold start: listening after $(milliseconds "$started") ms," \
   "RSS $(($(awk '/VmRSS/ {print $2}' "/proc/${pids[-1]}/status") / 1024)) MiB," \
   "shard files $(du -sm "$work/data/collections/bulk/shards" | cut -f1) MiB"
-QUARRY_ADDRESS="$address" "$build/client/quarry" collections get bulk
+"$build/client/quarry" collections get bulk

@@ -46,8 +46,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-address="$(start_listening server "$build/server/quarry-server" --address 127.0.0.1:0 \
-  --data_dir "$server_dir/data" --log_level warn)"
+start_listening server address "$build/server/quarry-server" --address 127.0.0.1:0 \
+  --data_dir "$server_dir/data" --log_level warn
 server_pid="${pids[-1]}"
 [[ -n "$address" ]] || { cat "$server_dir/server.log"; exit 1; }
 export QUARRY_ADDRESS="$address"

@@ -21,9 +21,9 @@ work="$(mktemp -d /tmp/quarry-bench-scifact-XXXXXX)"
 source bench/process_lib.sh
 trap 'stop_processes; rm -rf "$work"' EXIT
 
-llm="$(start_listening fake-llm "$build/tests/quarry-fake-llm" --tokens 32)"
-address="$(start_listening server "$build/server/quarry-server" --address 127.0.0.1:0 \
-  --data_dir "$work/data" --log_level warn --llm_base_url "$llm" --llm_model fake-model)"
+start_listening fake-llm llm "$build/tests/quarry-fake-llm" --tokens 32
+start_listening server address "$build/server/quarry-server" --address 127.0.0.1:0 \
+  --data_dir "$work/data" --log_level warn --llm_base_url "$llm" --llm_model fake-model
 [[ -n "$address" && -n "$llm" ]] || { cat "$work"/*.log; exit 1; }
 export QUARRY_ADDRESS="$address"
 quarry="$build/client/quarry"

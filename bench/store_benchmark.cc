@@ -4,13 +4,13 @@
 #include <benchmark/benchmark.h>
 #include <stdlib.h>
 
-#include <cmath>
 #include <memory>
 #include <random>
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "bench/random_vectors.h"
 #include "index/document.h"
 #include "index/shard/shard.h"
 #include "index/shard/shard_builder.h"
@@ -52,13 +52,7 @@ StoredDocument SyntheticDocument(int64_t index, size_t text_bytes, std::mt19937&
   }
   StoredChunk chunk;
   chunk.end = static_cast<uint32_t>(document.text.size());
-  std::normal_distribution<float> normal;
-  float norm = 0;
-  for (int i = 0; i < kDimension; ++i) {
-    chunk.vector.push_back(normal(random));
-    norm += chunk.vector.back() * chunk.vector.back();
-  }
-  for (float& value : chunk.vector) value /= std::sqrt(norm);
+  chunk.vector = RandomUnitVectors(1, kDimension, static_cast<uint32_t>(random()));
   document.chunks.push_back(std::move(chunk));
   return document;
 }

@@ -34,6 +34,7 @@
 #include "absl/strings/str_split.h"
 #include "client/bench_baseline.h"
 #include "client/bench_load.h"
+#include "client/search_mode.h"
 #include "index/document.h"
 #include "index/readers/document_reader.h"
 #include "index/readers/npy_file.h"
@@ -304,13 +305,23 @@ absl::StatusOr<std::vector<std::string>> ReadQueryTexts(const std::string& path)
   return texts;
 }
 
-absl::StatusOr<v1::SearchMode> ParseMode(const std::string& mode) {
-  if (mode.empty()) return v1::SEARCH_MODE_UNSPECIFIED;
-  if (mode == "dense") return v1::SEARCH_MODE_DENSE;
-  if (mode == "lexical") return v1::SEARCH_MODE_LEXICAL;
-  if (mode == "hybrid") return v1::SEARCH_MODE_HYBRID;
-  return absl::InvalidArgumentError(
-      absl::StrCat("--mode must be dense, lexical or hybrid, not \"", mode, "\""));
+// An Ingest or Search call on `stub` (which outlives it).
+std::unique_ptr<PendingCall> AsyncIngest(v1::DocumentService::Stub* stub,
+                                         v1::IngestRequest request) {
+  return std::make_unique<UnaryCall<v1::IngestResponse>>(
+      [stub, request = std::move(request)](grpc::ClientContext* context,
+                                           grpc::CompletionQueue* queue) {
+        return stub->PrepareAsyncIngest(context, request, queue);
+      });
+}
+
+std::unique_ptr<PendingCall> AsyncSearch(v1::SearchService::Stub* stub,
+                                         v1::SearchRequest request) {
+  return std::make_unique<UnaryCall<v1::SearchResponse>>(
+      [stub, request = std::move(request)](grpc::ClientContext* context,
+                                           grpc::CompletionQueue* queue) {
+        return stub->PrepareAsyncSearch(context, request, queue);
+      });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -367,12 +378,7 @@ int LoadVectors(const std::string& collection, const std::vector<int>& clients) 
           document->set_text(absl::StrCat("v", row));
           document->mutable_vector()->Add(vectors->row(row), vectors->row(row) + vectors->columns);
         }
-        v1::DocumentService::Stub* stub = stubs[sequence % stubs.size()].get();
-        return std::make_unique<UnaryCall<v1::IngestResponse>>(
-            [stub, request = std::move(request)](grpc::ClientContext* context,
-                                                 grpc::CompletionQueue* queue) {
-              return stub->PrepareAsyncIngest(context, request, queue);
-            });
+        return AsyncIngest(stubs[sequence % stubs.size()].get(), std::move(request));
       },
       nullptr);
   absl::PrintF("load-vectors: %d of %d rows in %.1f s: %.0f documents/s (%d per call, %d in "
@@ -445,12 +451,7 @@ VectorSearchRun SearchByVectorLoad(const std::string& collection, const NpyMatri
         request.mutable_options()->set_top_k(k);
         request.mutable_options()->set_mode(v1::SEARCH_MODE_DENSE);
         request.set_omit_text(true);
-        v1::SearchService::Stub* stub = stubs[sequence % stubs.size()].get();
-        return std::make_unique<UnaryCall<v1::SearchResponse>>(
-            [stub, request = std::move(request)](grpc::ClientContext* context,
-                                                 grpc::CompletionQueue* queue) {
-              return stub->PrepareAsyncSearch(context, request, queue);
-            });
+        return AsyncSearch(stubs[sequence % stubs.size()].get(), std::move(request));
       },
       [&](int64_t sequence, const PendingCall& call) {
         const size_t row = static_cast<size_t>(sequence % queries.rows);
@@ -578,7 +579,7 @@ int SearchText(const std::string& collection, const std::vector<int>& clients) {
   absl::StatusOr<std::vector<std::string>> texts =
       ReadQueryTexts(absl::GetFlag(FLAGS_queries_jsonl));
   if (!texts.ok()) return Fail(texts.status());
-  absl::StatusOr<v1::SearchMode> mode = ParseMode(absl::GetFlag(FLAGS_mode));
+  absl::StatusOr<v1::SearchMode> mode = client::ParseSearchMode(absl::GetFlag(FLAGS_mode));
   if (!mode.ok()) return UsageError(mode.status().message());
   const int k = absl::GetFlag(FLAGS_k);
   PrintHeader();
@@ -597,12 +598,7 @@ int SearchText(const std::string& collection, const std::vector<int>& clients) {
           request.set_text((*texts)[sequence % texts->size()]);
           request.mutable_options()->set_top_k(k);
           request.mutable_options()->set_mode(*mode);
-          v1::SearchService::Stub* stub = stubs[sequence % stubs.size()].get();
-          return std::make_unique<UnaryCall<v1::SearchResponse>>(
-              [stub, request = std::move(request)](grpc::ClientContext* context,
-                                                   grpc::CompletionQueue* queue) {
-                return stub->PrepareAsyncSearch(context, request, queue);
-              });
+          return AsyncSearch(stubs[sequence % stubs.size()].get(), std::move(request));
         },
         [&](int64_t, const PendingCall& call) {
           const v1::SearchTimings& timings =
@@ -664,12 +660,7 @@ int Ingest(const std::string& collection, const std::vector<int>& clients) {
             *copy = documents[static_cast<size_t>(i)];
             copy->set_id(absl::StrCat(copy->id(), "@", run, "-", count, "-", pass));
           }
-          v1::DocumentService::Stub* stub = stubs[sequence % stubs.size()].get();
-          return std::make_unique<UnaryCall<v1::IngestResponse>>(
-              [stub, request = std::move(request)](grpc::ClientContext* context,
-                                                   grpc::CompletionQueue* queue) {
-                return stub->PrepareAsyncIngest(context, request, queue);
-              });
+          return AsyncIngest(stubs[sequence % stubs.size()].get(), std::move(request));
         },
         nullptr);
     failed = failed || result.failed > 0;

@@ -43,6 +43,7 @@
 #include "client/filter_expression.h"
 #include "client/keys_command.h"
 #include "client/quarry_client.h"
+#include "client/search_mode.h"
 #include "index/document.h"
 #include "index/readers/document_reader.h"
 #include "index/store/filesystem.h"
@@ -281,15 +282,6 @@ absl::StatusOr<std::string> RequiredCollection() {
   return collection;
 }
 
-absl::StatusOr<v1::SearchMode> ParseMode(const std::string& mode) {
-  if (mode.empty()) return v1::SEARCH_MODE_UNSPECIFIED;
-  if (mode == "dense") return v1::SEARCH_MODE_DENSE;
-  if (mode == "lexical") return v1::SEARCH_MODE_LEXICAL;
-  if (mode == "hybrid") return v1::SEARCH_MODE_HYBRID;
-  return absl::InvalidArgumentError(
-      absl::StrCat("--mode must be dense, lexical or hybrid, not \"", mode, "\""));
-}
-
 // Top-k, mode and filters, shared by search and ask. `top_k` 0 leaves the server's default.
 absl::Status BuildRetrievalOptions(const Context& context, int32_t top_k,
                                    v1::RetrievalOptions* options) {
@@ -297,7 +289,7 @@ absl::Status BuildRetrievalOptions(const Context& context, int32_t top_k,
     return absl::InvalidArgumentError("--k must be at least 1");
   }
   options->set_top_k(top_k);
-  absl::StatusOr<v1::SearchMode> mode = ParseMode(absl::GetFlag(FLAGS_mode));
+  absl::StatusOr<v1::SearchMode> mode = client::ParseSearchMode(absl::GetFlag(FLAGS_mode));
   if (!mode.ok()) return mode.status();
   options->set_mode(*mode);
   if (!context.filters.empty()) {
