@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <iostream>
 #include <memory>
 #include <optional>
 #include <string>
@@ -23,6 +24,7 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/reflection.h"
+#include "absl/flags/usage.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/ascii.h"
@@ -35,8 +37,13 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "client/connection_flags.h"
+#include "client/eval_command.h"
+#include "client/bench_command.h"
 #include "client/filter_expression.h"
+#include "client/keys_command.h"
 #include "client/quarry_client.h"
+#include "client/search_mode.h"
 #include "index/document.h"
 #include "index/readers/document_reader.h"
 #include "index/store/filesystem.h"
@@ -104,11 +111,27 @@ Usage:
   quarry delete --collection C ID...
   quarry ask QUESTION --collection C [--k N] [--model M] [--extractive]
                       [--mode dense|lexical|hybrid] [--filter EXPR]...
+  quarry eval --collection C --queries FILE --qrels FILE [--run FILE] [--k N (100)]
+              [--mode M] [--filter EXPR]... [--fusion rrf|weighted] [--rrf_k N]
+              [--dense_weight W] [--candidates N] [--mmr_lambda L] [--bm25_k1 K] [--bm25_b B]
+              [--max_chunks_per_document N (1)]
+                      nDCG@10, Recall@10/100, MRR@10 and latency of Search over the queries
+  quarry keys new                    print a new API key and its sha256 fingerprint
+  quarry keys hash < KEYFILE         print the sha256 fingerprint of the key on stdin
+  quarry bench SCENARIO ...          load generator and baseline (quarry bench --help)
 
 Global flags:
   --address HOST:PORT  the server (default: $QUARRY_ADDRESS, else 127.0.0.1:50051)
   --json               print responses as JSON (ask: only the final result)
   --timeout SECONDS    per-call deadline (default 60; ingest --stream: no deadline)
+  --api_key KEY        API key for servers that require one (default: $QUARRY_API_KEY)
+  --tls                TLS, trusting the system's CAs ($QUARRY_TLS)
+  --tls_ca_file F      TLS, trusting the CA in PEM file F ($QUARRY_TLS_CA_FILE)
+  --tls_client_cert_file F --tls_client_key_file K
+                       client certificate and key for mutual TLS
+                       ($QUARRY_TLS_CLIENT_CERT_FILE, $QUARRY_TLS_CLIENT_KEY_FILE)
+  --tls_server_name N  the name in the server's certificate, if not the address's host
+  --helpfull           every flag with its default
 
 Ingest reads JSONL files (one {"_id", "title", "text", "metadata", "vector"} object per
 line), BEIR folders (holding corpus.jsonl), .txt and .md files (id: the path relative to the
@@ -259,15 +282,6 @@ absl::StatusOr<std::string> RequiredCollection() {
   return collection;
 }
 
-absl::StatusOr<v1::SearchMode> ParseMode(const std::string& mode) {
-  if (mode.empty()) return v1::SEARCH_MODE_UNSPECIFIED;
-  if (mode == "dense") return v1::SEARCH_MODE_DENSE;
-  if (mode == "lexical") return v1::SEARCH_MODE_LEXICAL;
-  if (mode == "hybrid") return v1::SEARCH_MODE_HYBRID;
-  return absl::InvalidArgumentError(
-      absl::StrCat("--mode must be dense, lexical or hybrid, not \"", mode, "\""));
-}
-
 // Top-k, mode and filters, shared by search and ask. `top_k` 0 leaves the server's default.
 absl::Status BuildRetrievalOptions(const Context& context, int32_t top_k,
                                    v1::RetrievalOptions* options) {
@@ -275,7 +289,7 @@ absl::Status BuildRetrievalOptions(const Context& context, int32_t top_k,
     return absl::InvalidArgumentError("--k must be at least 1");
   }
   options->set_top_k(top_k);
-  absl::StatusOr<v1::SearchMode> mode = ParseMode(absl::GetFlag(FLAGS_mode));
+  absl::StatusOr<v1::SearchMode> mode = client::ParseSearchMode(absl::GetFlag(FLAGS_mode));
   if (!mode.ok()) return mode.status();
   options->set_mode(*mode);
   if (!context.filters.empty()) {
@@ -816,6 +830,40 @@ int Ask(const Context& context, const std::vector<std::string>& args) {
   return kExitOk;
 }
 
+// eval (client/eval_command.h): the shared search flags translated here, the rest there.
+int Eval(const Context& context, const std::vector<std::string>& args) {
+  absl::StatusOr<std::string> collection = RequiredCollection();
+  if (!collection.ok()) return UsageError(collection.status().message());
+  if (!args.empty()) return UsageError("eval takes no arguments");
+  EvalRequest request{context.client, context.call, *collection, {}, context.flags_set,
+                      context.json};
+  const int32_t depth = context.flags_set.contains("k") ? absl::GetFlag(FLAGS_k) : kEvalDefaultDepth;
+  absl::Status status = BuildRetrievalOptions(context, depth, &request.options);
+  if (status.ok()) status = CheckEvalFlags(context.flags_set);
+  if (!status.ok()) return UsageError(status.message());
+  status = RunEval(request);
+  return status.ok() ? kExitOk : Fail(status);
+}
+
+// ---------------------------------------------------------------------------------------------
+// keys new | hash (no server involved)
+
+int PrintOrFail(const absl::StatusOr<std::string>& output) {
+  if (!output.ok()) return Fail(output.status());
+  absl::PrintF("%s", *output);
+  return kExitOk;
+}
+
+int KeysNewCommand(const Context&, const std::vector<std::string>& args) {
+  if (!args.empty()) return UsageError("keys new takes no arguments");
+  return PrintOrFail(KeysNew());
+}
+
+int KeysHashCommand(const Context&, const std::vector<std::string>& args) {
+  if (!args.empty()) return UsageError("keys hash reads the key from stdin, not arguments");
+  return PrintOrFail(KeysHash(std::cin));
+}
+
 // ---------------------------------------------------------------------------------------------
 // Command line.
 
@@ -842,19 +890,24 @@ const std::vector<Command>& Commands() {
       {"health", {}, Health},
       {"delete", {"collection"}, Delete},
       {"ask", {"collection", "k", "mode", "filter", "model", "extractive"}, Ask},
+      {"eval", EvalFlagNames(), Eval},
+      {"keys new", {}, KeysNewCommand},
+      {"keys hash", {}, KeysHashCommand},
   };
   return *commands;
 }
 
 const std::vector<std::string>& GlobalFlags() {
-  static const std::vector<std::string>* const flags =
-      new std::vector<std::string>{"address", "json", "timeout"};
+  static const std::vector<std::string>* const flags = [] {
+    auto* names = new std::vector<std::string>{"address", "json", "timeout"};
+    names->insert(names->end(), ConnectionFlagNames().begin(), ConnectionFlagNames().end());
+    return names;
+  }();
   return *flags;
 }
 
 bool IsHelp(absl::string_view arg) {
-  return arg == "-h" || arg == "--help" || arg == "-help" || arg == "--helpfull" ||
-         arg == "-helpfull" || arg == "help";
+  return arg == "-h" || arg == "--help" || arg == "-help" || arg == "help";
 }
 
 // Splits "--name=value", "-name=value", "--name" and "-name" into name and optional value.
@@ -947,11 +1000,19 @@ std::string ServerAddress() {
 }
 
 int Run(int argc, char** argv) {
+  absl::SetProgramUsageMessage("quarry: command-line client for a Quarry retrieval server");
+  if (argc > 1 && absl::string_view(argv[1]) == "bench") return bench::RunBenchCommand(argc, argv);
   std::vector<std::string> args(argv, argv + argc);
   for (size_t i = 1; i < args.size() && args[i] != "--"; ++i) {
     if (IsHelp(args[i])) {
       absl::PrintF("%s", kUsage);
       return kExitOk;
+    }
+    if (args[i] == "--helpfull" || args[i] == "-helpfull") {
+      // absl's listing of every flag with its default (the configuration reference is
+      // checked against it); absl exits.
+      std::vector<char*> helpfull = {argv[0], args[i].data()};
+      absl::ParseCommandLine(2, helpfull.data());
     }
   }
 
@@ -979,6 +1040,10 @@ int Run(int argc, char** argv) {
     if (positional.size() < 2) return UsageError("collections needs create, list, get or delete");
     command_name = absl::StrCat("collections ", positional[1]);
     consumed = 2;
+  } else if (command_name == "keys") {
+    if (positional.size() < 2) return UsageError("keys needs new or hash");
+    command_name = absl::StrCat("keys ", positional[1]);
+    consumed = 2;
   }
   const auto& commands = Commands();
   auto command = std::find_if(commands.begin(), commands.end(),
@@ -1003,12 +1068,17 @@ int Run(int argc, char** argv) {
   }
   context.json = absl::GetFlag(FLAGS_json);
 
-  absl::StatusOr<std::unique_ptr<QuarryClient>> client = QuarryClient::Create(ServerAddress());
+  const std::vector<std::string> rest(positional.begin() + static_cast<ptrdiff_t>(consumed),
+                                      positional.end());
+  // `keys` talks to no server: a bad TLS setting in the environment must not stop it.
+  if (absl::StartsWith(command_name, "keys ")) return command->run(context, rest);
+  absl::StatusOr<client::ClientOptions> client_options = ClientOptionsFromFlags();
+  if (!client_options.ok()) return Fail(client_options.status());
+  absl::StatusOr<std::unique_ptr<QuarryClient>> client =
+      QuarryClient::Create(ServerAddress(), *std::move(client_options));
   if (!client.ok()) return Fail(client.status());
   context.client = client->get();
-  return command->run(
-      context, std::vector<std::string>(positional.begin() + static_cast<ptrdiff_t>(consumed),
-                                        positional.end()));
+  return command->run(context, rest);
 }
 
 }  // namespace

@@ -31,8 +31,9 @@
 
 namespace quarry::client {
 
-// Transport security. Without it (the default) the channel is plaintext, which is what the
-// server speaks today; with it, TLS (mutual TLS when a client certificate is given).
+// Transport security. Without it (the default) the channel is plaintext; with it, TLS, for a
+// server started with --tls_cert_file (mutual TLS when a client certificate is given, for a
+// server with --tls_client_ca_file).
 struct TlsOptions {
   std::string root_certificates_pem;   // empty: the system's roots
   std::string client_certificate_pem;  // both empty, or both set
@@ -43,7 +44,8 @@ struct TlsOptions {
 struct ClientOptions {
   absl::Duration default_timeout = absl::Seconds(60);
   std::optional<TlsOptions> tls;
-  // Sent with every call, e.g. {"authorization", "Bearer ..."}. Keys must be lowercase.
+  // Sent with every call, e.g. {"authorization", "Bearer KEY"} for a server with API keys.
+  // Keys must be lowercase.
   std::vector<std::pair<std::string, std::string>> metadata;
   // Large top_k searches and whole documents can exceed gRPC's 4 MiB default.
   int max_receive_message_bytes = 64 << 20;

@@ -14,7 +14,7 @@ data_dir="${QUARRY_DEMO_DATA_DIR:-$root/quarry-demo-data}"
 rm -rf "$data_dir"
 log="$data_dir.log"
 ready="$(mktemp)"
-build/server/quarry-server --address 127.0.0.1:0 --data_dir "$data_dir" >"$ready" 2>"$log" &
+build/server/quarry-server --address 127.0.0.1:0 --metrics_address 127.0.0.1:0 --data_dir "$data_dir" >"$ready" 2>"$log" &
 server_pid=$!
 trap 'rm -f "$ready"' EXIT
 

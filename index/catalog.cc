@@ -25,10 +25,11 @@ std::string ScratchName(absl::string_view prefix, absl::string_view name) {
 
 }  // namespace
 
-EmbedderFactory MakeEmbedderFactory(const OpenAiEmbeddingsEndpoint& openai) {
+EmbedderFactory MakeEmbedderFactory(const OpenAiEmbeddingsEndpoint& openai,
+                                    UpstreamCallObserver* observer) {
   std::shared_ptr<remote::HttpClient> client;
   if (!openai.base_url.empty()) client = std::make_shared<remote::HttpClient>(openai.http);
-  return [client, openai](
+  return [client, openai, observer](
              const CollectionConfig& config) -> absl::StatusOr<std::shared_ptr<const Embedder>> {
     switch (config.embedder) {
       case EmbedderKind::kBuiltin: {
@@ -43,7 +44,7 @@ EmbedderFactory MakeEmbedderFactory(const OpenAiEmbeddingsEndpoint& openai) {
         if (client == nullptr) break;
         absl::StatusOr<std::unique_ptr<OpenAiEmbedder>> embedder = OpenAiEmbedder::Create(
             client, openai, config.embedder_model.empty() ? openai.model : config.embedder_model,
-            config.dimension);
+            config.dimension, observer);
         if (!embedder.ok()) return embedder.status();
         return std::shared_ptr<const Embedder>(*std::move(embedder));
       }

@@ -25,6 +25,7 @@
 #include "index/embed/embedder.h"
 #include "index/embed/openai_embedder.h"
 #include "index/store/ingest_log.h"
+#include "index/upstream_call_observer.h"
 
 namespace quarry {
 
@@ -35,8 +36,10 @@ using EmbedderFactory =
 
 // The factory for the built-in embedder, kNone and, when `openai.base_url` is set, OpenAI-
 // compatible embedders (one HTTP client, so one breaker and connection pool, shared by every
-// collection). Without an endpoint, embedder=openai is FAILED_PRECONDITION.
-EmbedderFactory MakeEmbedderFactory(const OpenAiEmbeddingsEndpoint& openai = {});
+// collection). Without an endpoint, embedder=openai is FAILED_PRECONDITION. `observer` (null:
+// none; must outlive the embedders) is told about each request to the endpoint.
+EmbedderFactory MakeEmbedderFactory(const OpenAiEmbeddingsEndpoint& openai = {},
+                                    UpstreamCallObserver* observer = nullptr);
 
 struct CatalogOptions {
   std::string data_directory;

@@ -12,6 +12,7 @@
 #include "absl/time/clock.h"
 #include "index/document_preparation.h"
 #include "index/search/fusion.h"
+#include "index/search/mmr.h"
 #include "index/shard/shard.h"
 #include "index/text/chunk_text.h"
 #include "index/text/tokenizer.h"
@@ -55,6 +56,9 @@ struct ShardSlot {
   LabelSet live_chunks;
   LabelSet live_documents;
   int64_t live_text_bytes = 0;
+  // BM25 statistics of the chunks hidden by newer records, which the shard's own index still
+  // counts: subtracted so that scores match a collection that never held them.
+  Bm25Statistics hidden_lexical;
 };
 
 // Everything served for one manifest generation: its shards, plus the fresh index of the log
@@ -102,22 +106,31 @@ void SortBestFirst(std::vector<ScoredLabel>& hits) {
   });
 }
 
-void KillShardDocument(ShardSlot& slot, int32_t document_index) {
+void KillShardDocument(ShardSlot& slot, const text::Analyzer& analyzer, int32_t document_index) {
   if (!slot.live_documents.Contains(document_index)) return;
   const DocumentView document = slot.shard->document(document_index);
   slot.live_documents.Erase(document_index);
   for (int64_t i = 0; i < document.chunk_count; ++i) {
     slot.live_chunks.Erase(document.first_label + i);
+    // The terms the shard builder indexed this chunk with.
+    const ChunkView chunk = slot.shard->chunk(document.first_label + i);
+    const std::vector<std::string> terms = analyzer.Terms(text::ChunkTextWithTitle(
+        document.title, document.text.substr(chunk.start, chunk.end - chunk.start)));
+    ++slot.hidden_lexical.chunks;
+    slot.hidden_lexical.total_length += static_cast<int64_t>(terms.size());
+    for (const std::string& term : absl::flat_hash_set<std::string>(terms.begin(), terms.end())) {
+      ++slot.hidden_lexical.document_frequency[term];
+    }
   }
   slot.live_text_bytes -= static_cast<int64_t>(document.text.size());
 }
 
 // A record about `id` hides every shard copy of it: the record is newer than every shard.
-void HideInShards(CollectionState& state, absl::string_view id)
+void HideInShards(CollectionState& state, const text::Analyzer& analyzer, absl::string_view id)
     ABSL_EXCLUSIVE_LOCKS_REQUIRED(state.mutex) {
   for (ShardSlot& slot : state.shards) {
     if (std::optional<int32_t> index = slot.shard->FindDocument(id)) {
-      KillShardDocument(slot, *index);
+      KillShardDocument(slot, analyzer, *index);
     }
   }
 }
@@ -148,7 +161,7 @@ absl::Status ApplyRecord(CollectionState& state, const text::Analyzer& analyzer,
   if (record.type == LogRecord::Type::kDelete) {
     for (const std::string& id : record.deleted_ids) {
       RemoveFreshDocument(state, analyzer, id);
-      HideInShards(state, id);
+      HideInShards(state, analyzer, id);
     }
     return absl::OkStatus();
   }
@@ -164,7 +177,7 @@ absl::Status ApplyRecord(CollectionState& state, const text::Analyzer& analyzer,
   std::vector<float> vectors;
   for (const StoredDocument& stored : record.documents) {
     RemoveFreshDocument(state, analyzer, stored.id);
-    HideInShards(state, stored.id);
+    HideInShards(state, analyzer, stored.id);
     auto document = std::make_shared<FreshDocument>();
     document->id = stored.id;
     document->title = stored.title;
@@ -210,6 +223,68 @@ std::vector<ScoredLabel> MergeSegments(std::vector<std::vector<ScoredLabel>> per
   SortBestFirst(merged);
   if (static_cast<int>(merged.size()) > k) merged.resize(static_cast<size_t>(k));
   return merged;
+}
+
+// The segment holding a collection-wide label: the one with the highest base at or below it.
+const SegmentView& SegmentOf(const std::vector<SegmentView>& segments, int64_t label) {
+  const SegmentView* holder = &segments.front();
+  for (const SegmentView& segment : segments) {
+    if (segment.base <= label && segment.base >= holder->base) holder = &segment;
+  }
+  return *holder;
+}
+
+// The shard slot holding a label below the fresh base: the last whose base is <= label.
+const ShardSlot& ShardSlotOf(const CollectionState& state, int64_t label)
+    ABSL_SHARED_LOCKS_REQUIRED(state.mutex) {
+  auto slot = std::upper_bound(
+      state.shards.begin(), state.shards.end(), label,
+      [](int64_t value, const ShardSlot& candidate) { return value < candidate.base; });
+  return *--slot;
+}
+
+// Reorders `candidates` (best first) by maximal marginal relevance over their stored vectors,
+// keeping at most `top_k` and at most max_chunks_per_document of a document.
+absl::StatusOr<std::vector<FusedHit>> Diversify(const CollectionState& state,
+                                                const std::vector<SegmentView>& segments,
+                                                std::vector<FusedHit> candidates,
+                                                const SearchQuery& query)
+    ABSL_SHARED_LOCKS_REQUIRED(state.mutex) {
+  if (candidates.empty()) return candidates;
+  const int dimension = segments.back().dense->dimension();
+  std::vector<float> scores;
+  std::vector<float> vectors;
+  std::vector<int64_t> documents;
+  absl::flat_hash_map<absl::string_view, int64_t> document_numbers;
+  for (const FusedHit& candidate : candidates) {
+    const SegmentView& segment = SegmentOf(segments, candidate.label);
+    absl::StatusOr<std::vector<float>> vector =
+        segment.dense->Reconstruct(candidate.label - segment.base, 1);
+    if (!vector.ok()) return vector.status();
+    vectors.insert(vectors.end(), vector->begin(), vector->end());
+    scores.push_back(candidate.score);
+    absl::string_view document;
+    if (candidate.label >= state.fresh_base) {
+      document = state.chunks[static_cast<size_t>(candidate.label - state.fresh_base)].document->id;
+    } else {
+      const ShardSlot& slot = ShardSlotOf(state, candidate.label);
+      document =
+          slot.shard->document(slot.shard->chunk(candidate.label - slot.base).document_index).id;
+    }
+    documents.push_back(
+        document_numbers.emplace(document, static_cast<int64_t>(document_numbers.size()))
+            .first->second);
+  }
+  MmrOptions options;
+  options.lambda = query.mmr_lambda;
+  options.k = static_cast<size_t>(query.top_k);
+  options.max_per_group = query.max_chunks_per_document;
+  std::vector<FusedHit> picked;
+  for (size_t index :
+       SelectMaximalMarginalRelevance(scores, vectors, dimension, documents, options)) {
+    picked.push_back(candidates[index]);
+  }
+  return picked;
 }
 
 }  // namespace
@@ -300,7 +375,7 @@ absl::StatusOr<std::shared_ptr<Collection::State>> Collection::BuildState(
           tombstones != manifest.tombstones.end()) {
         for (const std::string& id : tombstones->second) {
           if (std::optional<int32_t> index = shard->FindDocument(id)) {
-            KillShardDocument(slot, *index);
+            KillShardDocument(slot, analyzer_, *index);
           }
         }
       }
@@ -414,6 +489,10 @@ absl::Status Collection::ValidateQuery(const SearchQuery& query) const {
   if (query.rrf_k < 1) {
     return absl::InvalidArgumentError(absl::StrCat("hybrid.rrf_k must be >= 1, got ", query.rrf_k));
   }
+  if (!(query.mmr_lambda >= 0 && query.mmr_lambda <= 1)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("diversity.mmr_lambda must be in (0, 1] (0: no MMR), got ", query.mmr_lambda));
+  }
   if (!(query.dense_weight >= 0 && query.dense_weight <= 1)) {
     return absl::InvalidArgumentError("hybrid.dense_weight must be in [0, 1]");
   }
@@ -490,24 +569,12 @@ absl::StatusOr<SearchResult> Collection::Search(const SearchQuery& query) const 
   const bool use_dense = *mode != SearchMode::kLexical;
   const bool use_lexical = *mode != SearchMode::kDense;
 
-  std::vector<float> query_vector;
-  if (use_dense) {
-    const absl::Time embed_start = absl::Now();
-    if (!query.vector.empty()) {
-      query_vector = query.vector;
-    } else {
-      const std::string_view text = query.text;
-      absl::StatusOr<std::vector<float>> embedded = embedder_->Embed({&text, 1});
-      if (!embedded.ok()) return embedded.status();
-      query_vector = *std::move(embedded);
-    }
-    result.timings.embed_ms = MillisecondsSince(embed_start);
-  }
   std::vector<std::string> query_terms;
-  if (use_lexical) query_terms = analyzer_.Terms(query.text);
+  if (!query.text.empty()) query_terms = analyzer_.Terms(query.text);
 
   // A single retriever needs only top_k candidates unless hits will be dropped afterwards.
-  const bool post_filters = query.max_chunks_per_document > 0 || query.min_score.has_value();
+  const bool post_filters =
+      query.max_chunks_per_document > 0 || query.min_score.has_value() || query.mmr_lambda > 0;
   const int fused_depth = std::max(
       query.top_k, query.candidates > 0 ? query.candidates : std::max(100, 2 * query.top_k));
   const int depth = (*mode == SearchMode::kHybrid || post_filters) ? fused_depth : query.top_k;
@@ -547,6 +614,39 @@ absl::StatusOr<SearchResult> Collection::Search(const SearchQuery& query) const 
     fresh.allowed = &fresh.filtered;
   }
 
+  // Collection-wide N, average length and df: a chunk's BM25 score must not depend on which
+  // shard holds it, and the embedder weighs query words by the same idf.
+  Bm25Statistics statistics;
+  for (const SegmentView& segment : segments) {
+    segment.lexical->AddStatistics(query_terms, &statistics);
+  }
+  for (const ShardSlot& slot : state->shards) {
+    statistics.chunks -= slot.hidden_lexical.chunks;
+    statistics.total_length -= slot.hidden_lexical.total_length;
+    for (auto& [term, frequency] : statistics.document_frequency) {
+      if (auto hidden = slot.hidden_lexical.document_frequency.find(term);
+          hidden != slot.hidden_lexical.document_frequency.end()) {
+        frequency -= hidden->second;
+      }
+    }
+  }
+
+  std::vector<float> query_vector;
+  if (use_dense) {
+    const absl::Time embed_start = absl::Now();
+    if (!query.vector.empty()) {
+      query_vector = query.vector;
+    } else {
+      absl::StatusOr<std::vector<float>> embedded =
+          embedder_->EmbedQuery(query.text, [&](std::string_view term) {
+            return static_cast<float>(statistics.Idf(absl::string_view(term.data(), term.size())));
+          });
+      if (!embedded.ok()) return embedded.status();
+      query_vector = *std::move(embedded);
+    }
+    result.timings.embed_ms = MillisecondsSince(embed_start);
+  }
+
   std::vector<ScoredLabel> dense_hits;
   std::vector<ScoredLabel> lexical_hits;
   if (use_dense) {
@@ -554,8 +654,16 @@ absl::StatusOr<SearchResult> Collection::Search(const SearchQuery& query) const 
     std::vector<std::vector<ScoredLabel>> per_segment(segments.size());
     for (size_t i = 0; i < segments.size(); ++i) {
       if (segments[i].allowed->size() == 0) continue;
+      // A large segment whose every label is allowed is searched without a selector: FAISS
+      // then skips its per-candidate membership test (a virtual call per scanned vector in flat
+      // and IVF scans). Small ones keep the set, which DenseIndex scores exactly.
+      const LabelSet* allowed = segments[i].allowed;
+      if (allowed->size() == segments[i].dense->size() &&
+          allowed->size() > DenseSearchOptions().exact_scan_threshold) {
+        allowed = nullptr;
+      }
       absl::StatusOr<std::vector<ScoredLabel>> hits =
-          segments[i].dense->Search(query_vector, depth, segments[i].allowed);
+          segments[i].dense->Search(query_vector, depth, allowed);
       if (!hits.ok()) return hits.status();
       per_segment[i] = *std::move(hits);
     }
@@ -567,8 +675,8 @@ absl::StatusOr<SearchResult> Collection::Search(const SearchQuery& query) const 
     std::vector<std::vector<ScoredLabel>> per_segment(segments.size());
     for (size_t i = 0; i < segments.size(); ++i) {
       if (segments[i].allowed->size() == 0) continue;
-      per_segment[i] =
-          segments[i].lexical->Search(query_terms, depth, query.bm25, segments[i].allowed);
+      per_segment[i] = segments[i].lexical->Search(query_terms, depth, query.bm25,
+                                                   segments[i].allowed, &statistics);
     }
     lexical_hits = MergeSegments(std::move(per_segment), segments, depth);
     result.timings.lexical_ms = MillisecondsSince(lexical_start);
@@ -587,10 +695,19 @@ absl::StatusOr<SearchResult> Collection::Search(const SearchQuery& query) const 
       fused.push_back(fused_hit);
     }
   }
+  // A reranker re-scores `fused` here: after fusion, before the threshold and diversity.
+  if (query.min_score.has_value()) {
+    std::erase_if(fused, [&](const FusedHit& hit) { return hit.score < *query.min_score; });
+  }
+  if (query.mmr_lambda > 0) {
+    absl::StatusOr<std::vector<FusedHit>> diverse =
+        Diversify(*state, segments, std::move(fused), query);
+    if (!diverse.ok()) return diverse.status();
+    fused = *std::move(diverse);
+  }
   absl::flat_hash_map<std::string, int> chunks_per_document;
   for (const FusedHit& candidate : fused) {
     if (static_cast<int>(result.hits.size()) >= query.top_k) break;
-    if (query.min_score.has_value() && candidate.score < *query.min_score) continue;
     Hit hit = MakeHit(*state, candidate.label, candidate.score);
     if (query.max_chunks_per_document > 0 &&
         ++chunks_per_document[hit.document_id] > query.max_chunks_per_document) {
@@ -619,13 +736,9 @@ Hit Collection::MakeHit(const State& state, int64_t label, float score) const {
     hit.start = chunk.start;
     hit.end = chunk.end;
   } else {
-    // The last shard whose base is <= label holds it.
-    auto slot = std::upper_bound(
-        state.shards.begin(), state.shards.end(), label,
-        [](int64_t value, const ShardSlot& candidate) { return value < candidate.base; });
-    --slot;
-    const ChunkView chunk = slot->shard->chunk(label - slot->base);
-    const DocumentView document = slot->shard->document(chunk.document_index);
+    const ShardSlot& slot = ShardSlotOf(state, label);
+    const ChunkView chunk = slot.shard->chunk(label - slot.base);
+    const DocumentView document = slot.shard->document(chunk.document_index);
     hit.document_id = std::string(document.id);
     hit.title = std::string(document.title);
     hit.text = std::string(document.text.substr(chunk.start, chunk.end - chunk.start));

@@ -58,6 +58,7 @@ struct SearchQuery {
   float dense_weight = 0.3f;
   int candidates = 0;               // per retriever; 0: max(100, 2 * top_k)
   int max_chunks_per_document = 0;  // 0: no limit
+  float mmr_lambda = 0;             // in (0, 1]; 0: no MMR (index/search/mmr.h)
   std::optional<float> min_score;
   Bm25Params bm25;
 };

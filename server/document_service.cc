@@ -19,13 +19,20 @@ absl::StatusOr<IngestResult> DocumentServiceImpl::IngestBatch(
   }
   std::vector<Document> converted;
   converted.reserve(static_cast<size_t>(documents.size()));
+  int64_t bytes = 0;
   for (int i = 0; i < documents.size(); ++i) {
+    bytes += static_cast<int64_t>(documents[i].ByteSizeLong());
     absl::StatusOr<Document> document =
         DocumentFromProto(std::move(documents[i]), absl::StrCat("documents[", i, "]"));
     if (!document.ok()) return document.status();
     converted.push_back(*std::move(document));
   }
-  return collection.Ingest(std::move(converted));
+  const int64_t count = static_cast<int64_t>(converted.size());
+  absl::StatusOr<IngestResult> result = collection.Ingest(std::move(converted));
+  if (result.ok() && metrics_ != nullptr) {
+    metrics_->RecordIngest(collection.config().name, count, result->chunks, bytes);
+  }
+  return result;
 }
 
 grpc::Status DocumentServiceImpl::Ingest(grpc::ServerContext* context,
@@ -54,6 +61,10 @@ grpc::Status DocumentServiceImpl::IngestStream(grpc::ServerContext* context,
   while (v1::serialization::ReadRequest(*reader, &request, &read_status)) {
     ++messages;
     if (collection == nullptr) {
+      if (authorize_stream_) {
+        absl::Status allowed = authorize_stream_(*context, request.collection());
+        if (!allowed.ok()) return ToGrpcStatus(allowed);
+      }
       absl::StatusOr<std::shared_ptr<Collection>> found = catalog_->Get(request.collection());
       if (!found.ok()) return ToGrpcStatus(found.status());
       collection = *std::move(found);

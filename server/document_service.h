@@ -2,15 +2,31 @@
 #ifndef QUARRY_SERVER_DOCUMENT_SERVICE_H_
 #define QUARRY_SERVER_DOCUMENT_SERVICE_H_
 
+#include <functional>
+#include <string>
+#include <utility>
+
+#include "absl/status/status.h"
 #include "index/catalog.h"
 #include "quarry/v1/quarry.grpc.pb.h"
+#include "server/metrics/server_metrics.h"
 
 namespace quarry::server {
 
 class DocumentServiceImpl final : public v1::DocumentService::Service {
  public:
-  DocumentServiceImpl(Catalog* catalog, int max_batch_documents)
-      : catalog_(catalog), max_batch_documents_(max_batch_documents) {}
+  // Whether the caller may write to a collection an IngestStream names in its first message
+  // (the other RPCs are checked before they reach this service; see server/security/).
+  using StreamAuthorizer =
+      std::function<absl::Status(const grpc::ServerContext& context, const std::string& collection)>;
+
+  // `metrics` may be null (metrics disabled).
+  DocumentServiceImpl(Catalog* catalog, int max_batch_documents, metrics::ServerMetrics* metrics,
+                      StreamAuthorizer authorize_stream = {})
+      : catalog_(catalog),
+        max_batch_documents_(max_batch_documents),
+        metrics_(metrics),
+        authorize_stream_(std::move(authorize_stream)) {}
 
   grpc::Status Ingest(grpc::ServerContext* context, const v1::IngestRequest* request,
                       v1::IngestResponse* response) override;
@@ -30,6 +46,8 @@ class DocumentServiceImpl final : public v1::DocumentService::Service {
 
   Catalog* catalog_;
   int max_batch_documents_;
+  metrics::ServerMetrics* metrics_;
+  StreamAuthorizer authorize_stream_;
 };
 
 }  // namespace quarry::server

@@ -129,11 +129,13 @@ grpc::Status Cancelled() {
 }  // namespace
 
 GenerationServiceImpl::GenerationServiceImpl(Catalog* catalog, SearchReranking* reranking,
-                                             GenerationServiceOptions options)
+                                             GenerationServiceOptions options,
+                                             metrics::ServerMetrics* metrics)
     : catalog_(catalog),
       reranking_(reranking),
       options_(std::move(options)),
-      extractive_(options_.extractive) {
+      extractive_(options_.extractive),
+      metrics_(metrics) {
   if (!options_.llm.base_url.empty()) {
     llm_ = std::make_unique<generation::LlmClient>(options_.llm);
   }
@@ -264,6 +266,7 @@ grpc::Status GenerationServiceImpl::Generate(grpc::ServerContext* context,
       **collection, *std::move(query), request->retrieval().rerank(),
       request->retrieval().rerank_candidates(), CallControlFor(context), reranked);
   if (!retrieved.ok()) return ToGrpcStatus(retrieved.status());
+  if (metrics_ != nullptr) metrics_->RecordSearch(*retrieved);
   call.MarkRetrieved();
   if (call.IsCancelled()) return Cancelled();
 
@@ -311,8 +314,21 @@ grpc::Status GenerationServiceImpl::Generate(grpc::ServerContext* context,
     generation::CallControl control;
     control.deadline = call.Deadline();
     control.cancelled = [&call] { return call.IsCancelled(); };
-    absl::StatusOr<generation::ChatCompletion> completion = llm_->Complete(
-        chat, control, [&call](std::string_view text) { return call.WriteDelta(text); });
+    const absl::Time llm_start = absl::Now();
+    bool first_token = true;
+    absl::StatusOr<generation::ChatCompletion> completion =
+        llm_->Complete(chat, control, [&](std::string_view text) {
+          if (first_token && metrics_ != nullptr) metrics_->llm().RecordFirstToken(absl::Now() - llm_start);
+          first_token = false;
+          return call.WriteDelta(text);
+        });
+    if (metrics_ != nullptr) {
+      metrics_->llm().RecordCall(completion.status(), absl::Now() - llm_start);
+      if (completion.ok() && completion->usage.has_value()) {
+        metrics_->llm().RecordTokens(completion->usage->prompt_tokens,
+                                     completion->usage->completion_tokens);
+      }
+    }
     if (call.IsCancelled()) return Cancelled();
     if (!completion.ok()) return ToGrpcStatus(completion.status());
     for (const Citation& citation :

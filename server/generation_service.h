@@ -24,6 +24,7 @@
 #include "server/generation/extractive_answerer.h"
 #include "server/generation/llm_client.h"
 #include "server/search_reranking.h"
+#include "server/metrics/server_metrics.h"
 
 namespace quarry::server {
 
@@ -52,13 +53,18 @@ struct GenerationServiceOptions {
 class GenerationServiceImpl final : public v1::GenerationService::Service {
  public:
   // `catalog` and `reranking` (used when retrieval.rerank asks for it) must outlive the
-  // service.
+  // service; `metrics` too, or be null (metrics disabled).
   GenerationServiceImpl(Catalog* catalog, SearchReranking* reranking,
-                        GenerationServiceOptions options);
+                        GenerationServiceOptions options, metrics::ServerMetrics* metrics);
   ~GenerationServiceImpl() override;
 
   grpc::Status Generate(grpc::ServerContext* context, const v1::GenerateRequest* request,
                         grpc::ServerWriter<v1::GenerateResponse>* writer) override;
+
+  // The LLM client's circuit breaker; null without an LLM.
+  const remote::CircuitBreaker* llm_breaker() const {
+    return llm_ == nullptr ? nullptr : &llm_->breaker();
+  }
 
  private:
   // INVALID_ARGUMENT / FAILED_PRECONDITION for a request that cannot be served as asked.
@@ -70,6 +76,7 @@ class GenerationServiceImpl final : public v1::GenerationService::Service {
   const GenerationServiceOptions options_;
   const generation::ExtractiveAnswerer extractive_;
   std::unique_ptr<generation::LlmClient> llm_;  // null: no LLM configured
+  metrics::ServerMetrics* const metrics_;
 };
 
 }  // namespace quarry::server

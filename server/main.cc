@@ -2,6 +2,7 @@
 // equivalent (see environment_flags.h); `quarry-server --helpfull` lists them.
 #include <pthread.h>
 
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
 
@@ -13,6 +14,7 @@
 #include "index/environment_flags.h"
 #include "index/shutdown_signal.h"
 #include "server/quarry_server.h"
+#include "server/security/security_flags.h"
 #include "spdlog/sinks/stdout_sinks.h"
 #include "spdlog/spdlog.h"
 
@@ -30,9 +32,15 @@ ABSL_FLAG(int, refresh_interval_ms, 200,
           "How often to pick up writes made by other processes sharing the data directory");
 ABSL_FLAG(bool, fsync, true,
           "fsync the ingest log before acknowledging writes (turn off only for throwaway data)");
+ABSL_FLAG(int64_t, log_segment_bytes, 64 << 20,
+          "The ingest log starts a new segment file after this many bytes (the indexer deletes "
+          "segments its shards cover)");
 ABSL_FLAG(int, shutdown_grace_seconds, 10,
           "On SIGTERM/SIGINT, how long in-flight calls may take before they are cancelled");
 ABSL_FLAG(std::string, log_level, "info", "Log level: trace, debug, info, warn, error");
+ABSL_FLAG(std::string, metrics_address, "0.0.0.0:9464",
+          "Prometheus /metrics listen address host:port (port 0 picks a free one; empty: no "
+          "metrics)");
 ABSL_FLAG(std::string, llm_base_url, "",
           "OpenAI-compatible API base, e.g. http://127.0.0.1:8000/v1 (empty: no LLM; Generate "
           "answers extractively)");
@@ -64,6 +72,8 @@ quarry::server::ServerOptions OptionsFromFlags() {
   options.limits.max_query_bytes = absl::GetFlag(FLAGS_max_query_bytes);
   options.limits.max_top_k = absl::GetFlag(FLAGS_max_top_k);
   options.log.sync = absl::GetFlag(FLAGS_fsync);
+  options.log.max_segment_bytes =
+      static_cast<uint64_t>(std::max<int64_t>(1, absl::GetFlag(FLAGS_log_segment_bytes)));
   options.refresh_interval = absl::Milliseconds(absl::GetFlag(FLAGS_refresh_interval_ms));
   options.generation.llm.base_url = absl::GetFlag(FLAGS_llm_base_url);
   options.generation.llm.http.api_key = absl::GetFlag(FLAGS_llm_api_key);
@@ -80,6 +90,8 @@ quarry::server::ServerOptions OptionsFromFlags() {
   options.reranking.reranker.http.request_timeout =
       absl::Seconds(absl::GetFlag(FLAGS_reranker_timeout_seconds));
   options.reranking.max_candidates = absl::GetFlag(FLAGS_reranker_max_candidates);
+  options.security = quarry::security::SecurityOptionsFromFlags();
+  options.metrics_address = absl::GetFlag(FLAGS_metrics_address);
   return options;
 }
 
@@ -102,6 +114,13 @@ int main(int argc, char** argv) {
   if (!server.ok()) {
     spdlog::critical("msg=\"start failed\" error=\"{}\"", server.status().ToString());
     return 1;
+  }
+  if ((*server)->metrics_port() != 0) {
+    const std::string metrics_host =
+        options.metrics_address.substr(0, options.metrics_address.rfind(':'));
+    spdlog::info("msg=\"serving metrics\" address={}:{}", metrics_host, (*server)->metrics_port());
+    std::printf("quarry-server metrics on %s:%d\n", metrics_host.c_str(),
+                (*server)->metrics_port());
   }
   const std::string host = options.address.substr(0, options.address.rfind(':'));
   spdlog::info("msg=\"listening\" address={}:{} data_dir={}", host, (*server)->port(),

@@ -256,9 +256,7 @@ absl::Status ApplyRetrievalOptions(const v1::RetrievalOptions& options, SearchQu
   if (hybrid.rrf_k() != 0) query.rrf_k = hybrid.rrf_k();
   if (hybrid.has_dense_weight()) query.dense_weight = hybrid.dense_weight();
   query.candidates = hybrid.candidates();
-  if (options.diversity().mmr_lambda() != 0) {
-    return absl::UnimplementedError("options.diversity.mmr_lambda (MMR) is not implemented yet");
-  }
+  query.mmr_lambda = options.diversity().mmr_lambda();
   query.max_chunks_per_document = options.diversity().max_chunks_per_document();
   if (options.has_min_score()) query.min_score = options.min_score();
   if (options.has_bm25_k1()) query.bm25.k1 = options.bm25_k1();

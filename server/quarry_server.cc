@@ -3,18 +3,61 @@
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/health_check_service_interface.h>
 
+#include <map>
+#include <string>
+
 #include "absl/strings/str_cat.h"
+#include "server/security/server_credentials.h"
+#include "server/metrics/rpc_metrics_interceptor.h"
+#include "server/metrics/server_state_collector.h"
+#include "absl/strings/str_join.h"
 #include "spdlog/spdlog.h"
 
 namespace quarry::server {
+namespace {
+
+// Logs each collection's refused shards (failed checksum, missing or truncated files) when they
+// change: those shards stay out of service, the rest of the collection is served.
+void LogRefusedShards(const Catalog& catalog, std::map<std::string, std::string>& logged) {
+  for (const std::shared_ptr<Collection>& collection : catalog.List()) {
+    const std::vector<absl::Status> errors = collection->ShardErrors();
+    const std::string text = absl::StrJoin(
+        errors, "; ",
+        [](std::string* out, const absl::Status& s) { absl::StrAppend(out, s.ToString()); });
+    std::string& previous = logged[collection->config().name];
+    if (text == previous) continue;
+    previous = text;
+    for (const absl::Status& error : errors) {
+      spdlog::error("msg=\"shard refused, serving the rest\" collection={} error=\"{}\"",
+                    collection->config().name, error.ToString());
+    }
+  }
+}
+
+}  // namespace
 
 absl::StatusOr<std::unique_ptr<QuarryServer>> QuarryServer::Start(const ServerOptions& options) {
   std::unique_ptr<QuarryServer> server(new QuarryServer());
+  // Metrics first: the OpenAI embedder of each collection the catalog opens reports its calls
+  // to them.
+  std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
+      interceptors;
+  if (!options.metrics_address.empty()) {
+    absl::StatusOr<std::unique_ptr<metrics::MetricsEndpoint>> endpoint =
+        metrics::MetricsEndpoint::Start(options.metrics_address);
+    if (!endpoint.ok()) return endpoint.status();
+    server->metrics_ = *std::move(endpoint);
+    server->server_metrics_ = std::make_unique<metrics::ServerMetrics>(server->metrics_->registry());
+    interceptors.push_back(
+        std::make_unique<metrics::RpcMetricsInterceptorFactory>(server->metrics_->registry()));
+  }
   CatalogOptions catalog_options;
   catalog_options.data_directory = options.data_directory;
   catalog_options.limits = options.limits;
   catalog_options.log = options.log;
-  catalog_options.embedder_factory = MakeEmbedderFactory(options.embeddings);
+  catalog_options.embedder_factory = MakeEmbedderFactory(
+      options.embeddings, server->server_metrics_ != nullptr ? &server->server_metrics_->embedder()
+                                                             : nullptr);
   absl::StatusOr<std::unique_ptr<Catalog>> catalog = Catalog::Open(std::move(catalog_options));
   if (!catalog.ok()) return catalog.status();
   server->catalog_ = *std::move(catalog);
@@ -24,25 +67,54 @@ absl::StatusOr<std::unique_ptr<QuarryServer>> QuarryServer::Start(const ServerOp
                  collection->config().name, statistics.documents, statistics.chunks);
   }
 
+  absl::StatusOr<std::unique_ptr<security::CallGate>> gate =
+      security::CallGate::Create(options.security);
+  if (!gate.ok()) return gate.status();
+  server->gate_ = *std::move(gate);
+  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
+      security::MakeServerCredentials(options.security.tls);
+  if (!credentials.ok()) return credentials.status();
+  const security::SecurityOptions& secured = options.security;
+  spdlog::info(
+      "msg=\"security\" tls={} mutual_tls={} api_keys={} rate_limit_qps={} "
+      "max_generate_streams={} max_deadline={}",
+      !secured.tls.certificate_file.empty(), !secured.tls.client_ca_file.empty(),
+      server->gate_->api_keys_enabled(), secured.rate_limit_qps, secured.max_generate_streams,
+      absl::FormatDuration(secured.max_deadline));
+
   server->collection_service_ = std::make_unique<CollectionServiceImpl>(server->catalog_.get());
-  server->document_service_ =
-      std::make_unique<DocumentServiceImpl>(server->catalog_.get(), options.max_batch_documents);
-  server->reranking_ = std::make_unique<SearchReranking>(options.reranking);
-  server->search_service_ =
-      std::make_unique<SearchServiceImpl>(server->catalog_.get(), server->reranking_.get());
+  server->document_service_ = std::make_unique<DocumentServiceImpl>(
+      server->catalog_.get(), options.max_batch_documents, server->server_metrics_.get(),
+      [gate = server->gate_.get()](const grpc::ServerContext& context, const std::string& name) {
+        return gate->Authorize(context, security::Access::kWrite, name);
+      });
+  server->reranking_ =
+      std::make_unique<SearchReranking>(options.reranking, server->server_metrics_.get());
+  server->search_service_ = std::make_unique<SearchServiceImpl>(
+      server->catalog_.get(), server->reranking_.get(), server->server_metrics_.get());
   server->generation_service_ = std::make_unique<GenerationServiceImpl>(
-      server->catalog_.get(), server->reranking_.get(), options.generation);
+      server->catalog_.get(), server->reranking_.get(), options.generation,
+      server->server_metrics_.get());
+  if (server->metrics_ != nullptr) {
+    server->metrics_->Add(std::make_shared<metrics::ServerStateCollector>(
+        server->catalog_.get(), server->generation_service_->llm_breaker()));
+  }
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(options.address, grpc::InsecureServerCredentials(), &server->port_);
+  builder.AddListeningPort(options.address, *credentials, &server->port_);
   builder.SetMaxReceiveMessageSize(options.max_message_bytes);
   builder.SetMaxSendMessageSize(options.max_message_bytes);
-  builder.RegisterService(server->collection_service_.get());
-  builder.RegisterService(server->document_service_.get());
-  builder.RegisterService(server->search_service_.get());
-  builder.RegisterService(server->generation_service_.get());
+  // The sync server runs each call on a polling thread and starts another poller when fewer
+  // than MIN_POLLERS are left, ending pollers above MAX_POLLERS once idle. gRPC's defaults
+  // (1 and 2) create and end a thread for nearly every call once two calls overlap; keeping
+  // a few more pollers alive removes that churn (measured: bench/run_dense.sh, server CPU per
+  // query).
+  builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MIN_POLLERS, 2);
+  builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MAX_POLLERS, 16);
+  server->RegisterGuardedServices(builder);
+  builder.experimental().SetInterceptorCreators(std::move(interceptors));
   server->server_ = builder.BuildAndStart();
   if (server->server_ == nullptr || server->port_ == 0) {
     return absl::UnavailableError(absl::StrCat("cannot listen on ", options.address));
@@ -52,16 +124,35 @@ absl::StatusOr<std::unique_ptr<QuarryServer>> QuarryServer::Start(const ServerOp
   return server;
 }
 
+void QuarryServer::RegisterGuardedServices(grpc::ServerBuilder& builder) {
+  security::CallGate* gate = gate_.get();
+  guarded_collections_ =
+      std::make_unique<security::GuardedCollectionService>(gate, collection_service_.get());
+  guarded_documents_ =
+      std::make_unique<security::GuardedDocumentService>(gate, document_service_.get());
+  guarded_search_ = std::make_unique<security::GuardedSearchService>(gate, search_service_.get());
+  guarded_generation_ =
+      std::make_unique<security::GuardedGenerationService>(gate, generation_service_.get());
+  builder.RegisterService(guarded_collections_.get());
+  builder.RegisterService(guarded_documents_.get());
+  builder.RegisterService(guarded_search_.get());
+  builder.RegisterService(guarded_generation_.get());
+}
+
 QuarryServer::~QuarryServer() {
-  if (!stopping_.HasBeenNotified()) Shutdown(absl::Now());
+  // A server whose Start failed has nothing to shut down.
+  if (server_ != nullptr && !stopping_.HasBeenNotified()) Shutdown(absl::Now());
   if (refresher_.joinable()) refresher_.join();
 }
 
 void QuarryServer::RefreshLoop(absl::Duration interval) {
+  std::map<std::string, std::string> refused_shards;  // collection -> errors last logged
+  LogRefusedShards(*catalog_, refused_shards);
   while (!stopping_.WaitForNotificationWithTimeout(interval)) {
     if (absl::Status status = catalog_->Refresh(); !status.ok()) {
       spdlog::warn("msg=\"catalog refresh failed\" error=\"{}\"", status.ToString());
     }
+    LogRefusedShards(*catalog_, refused_shards);
   }
 }
 

@@ -17,7 +17,12 @@
 #include "server/collection_service.h"
 #include "server/document_service.h"
 #include "server/generation_service.h"
+#include "server/metrics/metrics_endpoint.h"
+#include "server/metrics/server_metrics.h"
 #include "server/search_service.h"
+#include "server/security/call_gate.h"
+#include "server/security/guarded_services.h"
+#include "server/security/security_options.h"
 
 namespace quarry::server {
 
@@ -35,6 +40,9 @@ struct ServerOptions {
   OpenAiEmbeddingsEndpoint embeddings;
   // The reranker Search uses when a request asks for one (url empty: none).
   SearchRerankingOptions reranking;
+  security::SecurityOptions security;
+  // Prometheus /metrics listen address host:port (port 0 picks a free one); empty: no metrics.
+  std::string metrics_address;
 };
 
 class QuarryServer {
@@ -44,6 +52,8 @@ class QuarryServer {
 
   // The port actually bound (useful with port 0).
   int port() const { return port_; }
+  // The metrics port actually bound; 0 when metrics are disabled.
+  int metrics_port() const { return metrics_ == nullptr ? 0 : metrics_->port(); }
 
   // Stops accepting calls, lets in-flight calls finish until `deadline`, then cancels them.
   void Shutdown(absl::Time deadline);
@@ -53,13 +63,24 @@ class QuarryServer {
  private:
   QuarryServer() = default;
   void RefreshLoop(absl::Duration interval);
+  void RegisterGuardedServices(grpc::ServerBuilder& builder);
 
+  // Before the catalog: its collections' embedders report to it.
+  std::unique_ptr<metrics::ServerMetrics> server_metrics_;
   std::unique_ptr<Catalog> catalog_;
   std::unique_ptr<CollectionServiceImpl> collection_service_;
   std::unique_ptr<DocumentServiceImpl> document_service_;
   std::unique_ptr<SearchReranking> reranking_;
   std::unique_ptr<SearchServiceImpl> search_service_;
   std::unique_ptr<GenerationServiceImpl> generation_service_;
+  // What is registered: the services above behind the security gate.
+  std::unique_ptr<security::CallGate> gate_;
+  std::unique_ptr<security::GuardedCollectionService> guarded_collections_;
+  std::unique_ptr<security::GuardedDocumentService> guarded_documents_;
+  std::unique_ptr<security::GuardedSearchService> guarded_search_;
+  std::unique_ptr<security::GuardedGenerationService> guarded_generation_;
+  // Declared after what it scrapes (catalog, breaker), so it stops serving before they go.
+  std::unique_ptr<metrics::MetricsEndpoint> metrics_;  // null: metrics disabled
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
   absl::Notification stopping_;

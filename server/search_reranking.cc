@@ -19,7 +19,8 @@ void KeepFirst(int top_k, std::vector<Hit>& hits) {
 
 }  // namespace
 
-SearchReranking::SearchReranking(SearchRerankingOptions options) : options_(std::move(options)) {
+SearchReranking::SearchReranking(SearchRerankingOptions options, metrics::ServerMetrics* metrics)
+    : options_(std::move(options)), metrics_(metrics) {
   if (!options_.reranker.url.empty()) {
     client_ = std::make_unique<RerankerClient>(options_.reranker);
   }
@@ -73,7 +74,9 @@ RerankOutcome SearchReranking::Rerank(std::string_view query_text, int top_k,
   }
   absl::StatusOr<std::vector<RerankedDocument>> ranked =
       client_->Rerank(query_text, documents, static_cast<size_t>(top_k), control);
-  outcome.ms = absl::ToDoubleMilliseconds(absl::Now() - start);
+  const absl::Duration latency = absl::Now() - start;
+  outcome.ms = absl::ToDoubleMilliseconds(latency);
+  if (metrics_ != nullptr) metrics_->RecordRerank(latency);
   if (!ranked.ok()) {
     outcome.notice =
         absl::StrCat("reranker failed (", ranked.status().ToString(), "): fused order kept");

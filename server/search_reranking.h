@@ -14,6 +14,7 @@
 #include "absl/status/statusor.h"
 #include "index/collection.h"
 #include "index/search/reranker_client.h"
+#include "server/metrics/server_metrics.h"
 
 namespace quarry::server {
 
@@ -32,7 +33,8 @@ struct RerankOutcome {
 
 class SearchReranking {
  public:
-  explicit SearchReranking(SearchRerankingOptions options);
+  // `metrics` (the rerank stage histogram) must outlive this, or be null (metrics disabled).
+  SearchReranking(SearchRerankingOptions options, metrics::ServerMetrics* metrics);
 
   // Searches `collection`; with `rerank`, fetches `candidates` fused hits (0: max(top_k, 50)),
   // has them reranked and keeps the best query.top_k. `outcome` says whether the hits were
@@ -51,6 +53,7 @@ class SearchReranking {
 
   const SearchRerankingOptions options_;
   std::unique_ptr<RerankerClient> client_;  // null: none configured
+  metrics::ServerMetrics* const metrics_;
 };
 
 }  // namespace quarry::server

@@ -40,6 +40,7 @@ grpc::Status SearchServiceImpl::Search(grpc::ServerContext* context,
       reranking_->Search(**collection, *std::move(query), request->options().rerank(),
                          request->options().rerank_candidates(), CallControlFor(context), reranked);
   if (!result.ok()) return ToGrpcStatus(result.status());
+  if (metrics_ != nullptr) metrics_->RecordSearch(*result);
   if (request->options().rerank()) {
     response->set_reranked(reranked.reranked);
     if (!reranked.notice.empty()) response->add_notices(reranked.notice);

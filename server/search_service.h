@@ -5,14 +5,17 @@
 #include "index/catalog.h"
 #include "quarry/v1/quarry.grpc.pb.h"
 #include "server/search_reranking.h"
+#include "server/metrics/server_metrics.h"
 
 namespace quarry::server {
 
 class SearchServiceImpl final : public v1::SearchService::Service {
  public:
-  // `reranking` is used for requests that ask for it; both must outlive the service.
-  SearchServiceImpl(Catalog* catalog, SearchReranking* reranking)
-      : catalog_(catalog), reranking_(reranking) {}
+  // `reranking` is used for requests that ask for it; both must outlive the service. `metrics`
+  // may be null (metrics disabled).
+  SearchServiceImpl(Catalog* catalog, SearchReranking* reranking,
+                    metrics::ServerMetrics* metrics)
+      : catalog_(catalog), reranking_(reranking), metrics_(metrics) {}
 
   grpc::Status Search(grpc::ServerContext* context, const v1::SearchRequest* request,
                       v1::SearchResponse* response) override;
@@ -20,6 +23,7 @@ class SearchServiceImpl final : public v1::SearchService::Service {
  private:
   Catalog* catalog_;
   SearchReranking* reranking_;
+  metrics::ServerMetrics* metrics_;
 };
 
 // The core query a SearchRequest asks for (shared with Generate's retrieval step).

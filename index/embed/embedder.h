@@ -7,6 +7,7 @@
 #include <string_view>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
 
@@ -21,6 +22,14 @@ class Embedder {
   // Row-major texts.size() x dimension() matrix. Thread-safe.
   virtual absl::StatusOr<std::vector<float>> Embed(
       absl::Span<const std::string_view> texts) const = 0;
+
+  // One query's vector, given how informative each of its analyzed terms is in the collection
+  // (`term_weight(term)`, e.g. BM25's idf). An embedder that can use collection statistics
+  // weighs the query's features with them; the default ignores them. Thread-safe.
+  virtual absl::StatusOr<std::vector<float>> EmbedQuery(
+      std::string_view text, absl::FunctionRef<float(std::string_view term)> term_weight) const {
+    return Embed({&text, 1});
+  }
 };
 
 }  // namespace quarry

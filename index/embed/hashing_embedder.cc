@@ -66,20 +66,23 @@ uint64_t HashPair(uint64_t first, uint64_t second, uint64_t seed) {
   return Mix(first * 0x9DDFEA08EB382D69ULL + second + seed);
 }
 
-// Counts distinct feature hashes, remembering them in first-seen order. Open addressing with
-// linear probing keeps counting linear in the number of features; sorting them instead took
-// most of the embedder's time.
+double TfWeight(uint32_t count) { return count == 1 ? 1.0 : 1.0 + std::log(count); }
+
+// Counts distinct feature hashes, remembering them in first-seen order and the highest weight
+// each came with. Open addressing with linear probing keeps counting linear in the number of
+// features; sorting them instead took most of the embedder's time.
 class FeatureCounts {
  public:
-  // Counts `hashes`, replacing what was counted before.
-  void Count(const std::vector<uint64_t>& hashes) {
+  // Counts `hashes` (with `weights`, one per hash; empty: all 1), replacing what was counted
+  // before.
+  void Count(const std::vector<uint64_t>& hashes, const std::vector<float>& weights) {
     size_t capacity = 16;
     while (capacity < 2 * hashes.size()) capacity *= 2;
     slots_.assign(capacity, Slot{});
     distinct_.clear();
     const size_t mask = capacity - 1;
-    for (uint64_t h : hashes) {
-      h |= static_cast<uint64_t>(h == 0);  // 0 marks an empty slot
+    for (size_t f = 0; f < hashes.size(); ++f) {
+      uint64_t h = hashes[f] | static_cast<uint64_t>(hashes[f] == 0);  // 0 marks an empty slot
       size_t i = static_cast<size_t>(h >> 8) & mask;
       while (slots_[i].hash != 0 && slots_[i].hash != h) i = (i + 1) & mask;
       if (slots_[i].hash == 0) {
@@ -87,40 +90,38 @@ class FeatureCounts {
         distinct_.push_back(static_cast<uint32_t>(i));
       }
       ++slots_[i].count;
+      slots_[i].weight = std::max(slots_[i].weight, weights.empty() ? 1.0f : weights[f]);
     }
   }
 
   template <typename Fn>
   void ForEach(Fn fn) const {
-    for (uint32_t i : distinct_) fn(slots_[i].hash, slots_[i].count);
+    for (uint32_t i : distinct_) fn(slots_[i].hash, TfWeight(slots_[i].count) * slots_[i].weight);
   }
 
  private:
   struct Slot {
     uint64_t hash = 0;
     uint32_t count = 0;
+    float weight = 0;
   };
   std::vector<Slot> slots_;
   std::vector<uint32_t> distinct_;
 };
 
-double TfWeight(uint32_t count) { return count == 1 ? 1.0 : 1.0 + std::log(count); }
-
-// Weights each distinct feature by 1 + log(tf), scales the family to `family_weight` in L2
-// norm, and adds it to `out` with the hash's low bit as the sign and its high 32 bits as the
-// bucket.
-void AddFamily(const std::vector<uint64_t>& hashes, float family_weight, int dimension,
-               FeatureCounts& counts, float* out) {
+// Weights each distinct feature by 1 + log(tf) times its weight, scales the family to
+// `family_weight` in L2 norm, and adds it to `out` with the hash's low bit as the sign and its
+// high 32 bits as the bucket.
+void AddFamily(const std::vector<uint64_t>& hashes, const std::vector<float>& weights,
+               float family_weight, int dimension, FeatureCounts& counts, float* out) {
   if (hashes.empty()) return;
-  counts.Count(hashes);
+  counts.Count(hashes, weights);
   double sum_squares = 0;
-  counts.ForEach([&](uint64_t, uint32_t count) {
-    const double weight = TfWeight(count);
-    sum_squares += weight * weight;
-  });
+  counts.ForEach([&](uint64_t, double weight) { sum_squares += weight * weight; });
+  if (sum_squares == 0) return;
   const double scale = family_weight / std::sqrt(sum_squares);
-  counts.ForEach([&](uint64_t h, uint32_t count) {
-    const double weight = TfWeight(count) * scale;
+  counts.ForEach([&](uint64_t h, double feature_weight) {
+    const double weight = feature_weight * scale;
     const size_t bucket = static_cast<size_t>(((h >> 32) * static_cast<uint64_t>(dimension)) >> 32);
     out[bucket] += static_cast<float>((h & 1) ? -weight : weight);
   });
@@ -176,25 +177,50 @@ absl::StatusOr<std::vector<float>> HashingEmbedder::Embed(
 }
 
 void HashingEmbedder::EmbedOne(std::string_view text, float* out) const {
-  std::fill(out, out + dimension_, 0.0f);
+  EmbedTerms(text, analyzer_.Terms(text), {}, out);
+}
+
+absl::StatusOr<std::vector<float>> HashingEmbedder::EmbedQuery(
+    std::string_view text, absl::FunctionRef<float(std::string_view term)> term_weight) const {
+  if (!text::IsValidUtf8(text)) return absl::InvalidArgumentError("text 0 is not valid UTF-8");
   const std::vector<std::string> terms = analyzer_.Terms(text);
+  std::vector<float> weights;
+  weights.reserve(terms.size());
+  for (const std::string& term : terms) weights.push_back(std::max(0.0f, term_weight(term)));
+  std::vector<float> vector(static_cast<size_t>(dimension_));
+  EmbedTerms(text, terms, weights, vector.data());
+  return vector;
+}
+
+void HashingEmbedder::EmbedTerms(std::string_view text, const std::vector<std::string>& terms,
+                                 const std::vector<float>& term_weights, float* out) const {
+  std::fill(out, out + dimension_, 0.0f);
+  const bool weighted = !term_weights.empty();
   std::vector<uint64_t> unigrams;
   std::vector<uint64_t> others;
+  std::vector<float> other_weights;
   unigrams.reserve(terms.size());
   others.reserve(terms.size() * 12);
   for (const std::string& term : terms) unigrams.push_back(Hash(term, kUnigramSeed));
   for (size_t i = 1; i < unigrams.size(); ++i) {
     others.push_back(HashPair(unigrams[i - 1], unigrams[i], kBigramSeed));
+    if (weighted) other_weights.push_back(0.5f * (term_weights[i - 1] + term_weights[i]));
   }
   FeatureCounts counts;
-  AddFamily(unigrams, kUnigramWeight, dimension_, counts, out);
-  AddFamily(others, kBigramWeight, dimension_, counts, out);
+  AddFamily(unigrams, term_weights, kUnigramWeight, dimension_, counts, out);
+  AddFamily(others, other_weights, kBigramWeight, dimension_, counts, out);
 
+  // Content words and terms correspond one to one, in order (text::Analyzer).
   others.clear();
+  other_weights.clear();
   std::string marked;
-  text::ForEachContentWord(text,
-                           [&](std::string_view word) { AddCharNgrams(word, marked, others); });
-  AddFamily(others, kCharNgramWeight, dimension_, counts, out);
+  size_t word = 0;
+  text::ForEachContentWord(text, [&](std::string_view folded) {
+    AddCharNgrams(folded, marked, others);
+    if (weighted) other_weights.resize(others.size(), term_weights[word]);
+    ++word;
+  });
+  AddFamily(others, other_weights, kCharNgramWeight, dimension_, counts, out);
 
   double sum_squares = 0;
   for (int i = 0; i < dimension_; ++i) sum_squares += static_cast<double>(out[i]) * out[i];

@@ -13,6 +13,7 @@
 #define QUARRY_INDEX_EMBED_HASHING_EMBEDDER_H_
 
 #include <memory>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -34,13 +35,24 @@ class HashingEmbedder : public Embedder {
       const HashingEmbedderOptions& options);
 
   int dimension() const override { return dimension_; }
-  absl::StatusOr<std::vector<float>> Embed(
-      absl::Span<const std::string_view> texts) const override;
+  absl::StatusOr<std::vector<float>> Embed(absl::Span<const std::string_view> texts) const override;
+
+  // Scales each query word's features (its stem, the bigrams it is in, its character n-grams)
+  // by its term's weight: with BM25's idf, the query vector is TF-IDF weighted and documents
+  // sharing its rare words score higher than those sharing its common ones. Documents stay
+  // unweighted, so no collection statistics are stored in their vectors.
+  absl::StatusOr<std::vector<float>> EmbedQuery(
+      std::string_view text,
+      absl::FunctionRef<float(std::string_view term)> term_weight) const override;
 
   // Embeds one text into `out` (dimension() floats). Precondition: valid UTF-8.
   void EmbedOne(std::string_view text, float* out) const;
 
  private:
+  // `term_weights`: one per term, or empty for all 1.
+  void EmbedTerms(std::string_view text, const std::vector<std::string>& terms,
+                  const std::vector<float>& term_weights, float* out) const;
+
   explicit HashingEmbedder(int dimension) : dimension_(dimension) {}
   int dimension_;
   text::Analyzer analyzer_;

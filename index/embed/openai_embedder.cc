@@ -23,7 +23,7 @@ using Json = nlohmann::json;
 
 absl::StatusOr<std::unique_ptr<OpenAiEmbedder>> OpenAiEmbedder::Create(
     std::shared_ptr<remote::HttpClient> client, const OpenAiEmbeddingsEndpoint& endpoint,
-    std::string model, int dimension) {
+    std::string model, int dimension, UpstreamCallObserver* observer) {
   if (model.empty()) {
     return absl::InvalidArgumentError(
         "the embeddings model is not set: name it in spec.embedder_model or configure the "
@@ -39,7 +39,8 @@ absl::StatusOr<std::unique_ptr<OpenAiEmbedder>> OpenAiEmbedder::Create(
   }
   return std::unique_ptr<OpenAiEmbedder>(
       new OpenAiEmbedder(std::move(client), remote::JoinUrl(endpoint.base_url, "embeddings"),
-                         std::move(model), dimension, endpoint.batch_size, endpoint.call_timeout));
+                         std::move(model), dimension, endpoint.batch_size, endpoint.call_timeout,
+                         observer));
 }
 
 absl::StatusOr<std::vector<float>> OpenAiEmbedder::Embed(
@@ -50,17 +51,20 @@ absl::StatusOr<std::vector<float>> OpenAiEmbedder::Embed(
   control.deadline = absl::Now() + call_timeout_;
   for (size_t start = 0; start < texts.size(); start += static_cast<size_t>(batch_size_)) {
     const size_t count = std::min(static_cast<size_t>(batch_size_), texts.size() - start);
-    if (absl::Status status = EmbedBatch(texts.subspan(start, count), control, vectors);
-        !status.ok()) {
-      return status;
-    }
+    const absl::Time sent = absl::Now();
+    int64_t input_tokens = 0;
+    const absl::Status status =
+        EmbedBatch(texts.subspan(start, count), control, vectors, input_tokens);
+    if (observer_ != nullptr) observer_->OnCall(status, absl::Now() - sent, input_tokens, 0);
+    if (!status.ok()) return status;
   }
   return vectors;
 }
 
 absl::Status OpenAiEmbedder::EmbedBatch(absl::Span<const std::string_view> texts,
                                         const remote::CallControl& control,
-                                        std::vector<float>& out) const {
+                                        std::vector<float>& out,
+                                        int64_t& input_tokens) const {
   Json input = Json::array();
   for (std::string_view text : texts) input.push_back(std::string(text));
   const std::string request = Json{{"model", model_}, {"input", std::move(input)}}.dump(
@@ -73,6 +77,12 @@ absl::Status OpenAiEmbedder::EmbedBatch(absl::Span<const std::string_view> texts
   auto data = root.is_object() ? root.find("data") : root.end();
   if (!root.is_object() || data == root.end() || !data->is_array()) {
     return remote::UnusableResponse("embeddings", "no data array", body);
+  }
+  if (auto usage = root.find("usage"); usage != root.end() && usage->is_object()) {
+    if (auto prompt = usage->find("prompt_tokens");
+        prompt != usage->end() && prompt->is_number_unsigned()) {
+      input_tokens = prompt->get<int64_t>();
+    }
   }
   if (data->size() != texts.size()) {
     return remote::UnusableResponse(

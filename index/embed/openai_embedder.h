@@ -6,10 +6,13 @@
 // dimension: a model that returns another size is a configuration error
 // (FAILED_PRECONDITION naming both sizes), never silently truncated or padded. Retries,
 // timeouts, the circuit breaker and error mapping are the shared remote::HttpClient's; one
-// client (one breaker, one connection pool) serves every collection using the endpoint.
+// client (one breaker, one connection pool) serves every collection using the endpoint. Each
+// request (one batch, retries included) is reported to an optional UpstreamCallObserver (the
+// server's embedder metrics).
 #ifndef QUARRY_INDEX_EMBED_OPENAI_EMBEDDER_H_
 #define QUARRY_INDEX_EMBED_OPENAI_EMBEDDER_H_
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -20,6 +23,7 @@
 #include "absl/types/span.h"
 #include "index/embed/embedder.h"
 #include "index/remote/http_client.h"
+#include "index/upstream_call_observer.h"
 
 namespace quarry {
 
@@ -38,28 +42,33 @@ struct OpenAiEmbeddingsEndpoint {
 
 class OpenAiEmbedder : public Embedder {
  public:
-  // `client` is shared by every embedder using the endpoint. INVALID_ARGUMENT for an empty
-  // model, a batch size below 1 or a dimension outside 2..8192.
+  // `client` is shared by every embedder using the endpoint; `observer` (null: none) is told
+  // about each request and must outlive the embedder. INVALID_ARGUMENT for an empty model, a
+  // batch size below 1 or a dimension outside 2..8192.
   static absl::StatusOr<std::unique_ptr<OpenAiEmbedder>> Create(
       std::shared_ptr<remote::HttpClient> client, const OpenAiEmbeddingsEndpoint& endpoint,
-      std::string model, int dimension);
+      std::string model, int dimension, UpstreamCallObserver* observer = nullptr);
 
   int dimension() const override { return dimension_; }
   absl::StatusOr<std::vector<float>> Embed(absl::Span<const std::string_view> texts) const override;
 
  private:
   OpenAiEmbedder(std::shared_ptr<remote::HttpClient> client, std::string url, std::string model,
-                 int dimension, int batch_size, absl::Duration call_timeout)
+                 int dimension, int batch_size, absl::Duration call_timeout,
+                 UpstreamCallObserver* observer)
       : client_(std::move(client)),
         url_(std::move(url)),
         model_(std::move(model)),
         dimension_(dimension),
         batch_size_(batch_size),
-        call_timeout_(call_timeout) {}
+        call_timeout_(call_timeout),
+        observer_(observer) {}
 
-  // Appends the vectors of one batch to `out`.
+  // Appends the vectors of one batch to `out`; `input_tokens` gets the usage the endpoint
+  // reported (0 when it did not).
   absl::Status EmbedBatch(absl::Span<const std::string_view> texts,
-                          const remote::CallControl& control, std::vector<float>& out) const;
+                          const remote::CallControl& control, std::vector<float>& out,
+                          int64_t& input_tokens) const;
 
   const std::shared_ptr<remote::HttpClient> client_;
   const std::string url_;
@@ -67,6 +76,7 @@ class OpenAiEmbedder : public Embedder {
   const int dimension_;
   const int batch_size_;
   const absl::Duration call_timeout_;
+  UpstreamCallObserver* const observer_;
 };
 
 }  // namespace quarry

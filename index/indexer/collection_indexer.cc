@@ -136,10 +136,12 @@ absl::StatusOr<IndexerStepResult> CollectionIndexer::PublishShard(
     build_options.index_spec = config_.index_spec;
     build_options.metric = config_.metric;
     build_options.threads = options_.threads;
+    build_options.at_step = options_.at_step;
     const std::string id = NewShardId();
     absl::StatusOr<ShardInfo> info =
         ShardBuilder::Build(build_options, documents, analyzer_, directory_ + "/shards", id);
     if (!info.ok()) return info.status();
+    options_.at_step("shard-built");
     shards.push_back(ManifestShard{id, info->documents, info->chunks});
     result.documents = info->documents;
     result.chunks = info->chunks;
@@ -148,6 +150,7 @@ absl::StatusOr<IndexerStepResult> CollectionIndexer::PublishShard(
   manifest.generation += 1;
   manifest.log_position = log_position;
   if (absl::Status status = PublishManifest(directory_, manifest); !status.ok()) return status;
+  options_.at_step("manifest-published");
   for (const std::string& id : replaced_shards) shards_.erase(id);
   result.published = true;
   result.generation = manifest.generation;
@@ -262,19 +265,23 @@ absl::StatusOr<IndexerStepResult> CollectionIndexer::MergeShards() {
   return PublishShard(*std::move(manifest), documents, {}, position, group);
 }
 
-absl::Status CollectionIndexer::CollectGarbage() {
+absl::StatusOr<GarbageCollected> CollectionIndexer::CollectGarbage() {
   const std::string shards_directory = directory_ + "/shards";
   // This object holds the collection's lock and builds nothing right now, so every temporary
-  // build directory is a crashed one.
+  // build directory or manifest file is a crashed one.
   if (absl::Status status = ShardBuilder::RemoveTemporaryDirectories(shards_directory);
       !status.ok()) {
+    return status;
+  }
+  if (absl::Status status = RemoveAbandonedManifestFiles(directory_); !status.ok()) {
     return status;
   }
   absl::StatusOr<Manifest> manifest = ReadManifest(directory_);
   if (!manifest.ok()) return manifest.status();
   const std::optional<absl::Time> published = ModificationTime(ManifestPath(directory_));
+  GarbageCollected collected;
   if (!published.has_value() || absl::Now() - *published < options_.garbage_grace) {
-    return absl::OkStatus();
+    return collected;
   }
   // Every shard the current manifest does not name was retired before it was published.
   absl::flat_hash_set<std::string> live;
@@ -287,24 +294,28 @@ absl::Status CollectionIndexer::CollectGarbage() {
       return status;
     }
     shards_.erase(id);
+    ++collected.shards;
   }
+  options_.at_step("garbage-collecting");
   const std::string log_directory = directory_ + "/log";
   absl::StatusOr<std::vector<std::string>> segments = ListDirectory(log_directory);
-  if (!segments.ok()) return absl::OkStatus();
+  if (!segments.ok()) return collected;
   for (const std::string& name : *segments) {
     std::optional<uint64_t> number = SegmentNumber(name);
     if (number.has_value() && *number < manifest->log_position.segment) {
       const std::string path = absl::StrCat(log_directory, "/", name);
       if (unlink(path.c_str()) != 0 && errno != ENOENT) return ErrnoStatus("unlink", path, errno);
+      ++collected.log_segments;
     }
   }
-  return SyncDirectory(log_directory);
+  if (absl::Status status = SyncDirectory(log_directory); !status.ok()) return status;
+  return collected;
 }
 
-absl::StatusOr<uint64_t> CollectionIndexer::LogBytesBehind() const {
-  absl::StatusOr<Manifest> manifest = ReadManifest(directory_);
+absl::StatusOr<uint64_t> LogBytesBehind(const std::string& collection_directory) {
+  absl::StatusOr<Manifest> manifest = ReadManifest(collection_directory);
   if (!manifest.ok()) return manifest.status();
-  const std::string log_directory = directory_ + "/log";
+  const std::string log_directory = collection_directory + "/log";
   absl::StatusOr<std::vector<std::string>> segments = ListDirectory(log_directory);
   if (!segments.ok()) return segments.status();
   uint64_t behind = 0;

@@ -12,6 +12,7 @@
 #define QUARRY_INDEX_INDEXER_COLLECTION_INDEXER_H_
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -40,6 +41,12 @@ struct IndexerOptions {
   absl::Duration garbage_grace = absl::Minutes(2);
   // A new shard from the log holds at most this many chunks (bigger tails make several).
   int64_t max_chunks_per_shard = 1'000'000;
+  // Crash-test seam (quarry-indexer --crash_at): called at the steps where a crash matters
+  // most. "shard-writing": a new shard's files are half written (ShardBuildOptions::at_step);
+  // "shard-built": a new shard is in place, the manifest does not name it yet;
+  // "manifest-published": the new manifest is durable, nothing after it has run;
+  // "garbage-collecting": retired shards are gone, covered log segments not yet.
+  std::function<void(absl::string_view step)> at_step = [](absl::string_view) {};
 };
 
 struct IndexerStepResult {
@@ -49,6 +56,17 @@ struct IndexerStepResult {
   int64_t chunks = 0;
   double seconds = 0;
 };
+
+// What one garbage collection removed (for logs and metrics).
+struct GarbageCollected {
+  int64_t shards = 0;
+  int64_t log_segments = 0;
+};
+
+// Bytes of log records after the published manifest's position in `collection_directory`:
+// how far the shards lag behind the log (0 when the indexer has caught up). Read from the
+// files, so servers and the indexer report the same figure.
+absl::StatusOr<uint64_t> LogBytesBehind(const std::string& collection_directory);
 
 class CollectionIndexer {
  public:
@@ -71,10 +89,7 @@ class CollectionIndexer {
 
   // Deletes crashed temporary builds at once, and retired shards and log segments before the
   // manifest's position once the manifest is older than the grace period.
-  absl::Status CollectGarbage();
-
-  // Chunks the log holds after the manifest's position, by segment bytes (for lag metrics).
-  absl::StatusOr<uint64_t> LogBytesBehind() const;
+  absl::StatusOr<GarbageCollected> CollectGarbage();
 
  private:
   CollectionIndexer(std::string directory, CollectionConfig config, IndexerOptions options,

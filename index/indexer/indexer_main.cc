@@ -10,6 +10,7 @@
 // Every flag has a QUARRY_* environment equivalent (index/environment_flags.h).
 #include <unistd.h>
 
+#include <csignal>
 #include <cstdio>
 #include <map>
 #include <memory>
@@ -32,6 +33,8 @@
 #include "index/readers/document_reader.h"
 #include "index/shutdown_signal.h"
 #include "index/store/filesystem.h"
+#include "server/metrics/indexer_metrics.h"
+#include "server/metrics/metrics_endpoint.h"
 #include "spdlog/sinks/stdout_sinks.h"
 #include "spdlog/spdlog.h"
 
@@ -44,7 +47,13 @@ ABSL_FLAG(int, garbage_grace_seconds, 120,
           "Retired shards and covered log segments are deleted after this long");
 ABSL_FLAG(int64_t, max_chunks_per_shard, 1'000'000, "Largest shard a build writes");
 ABSL_FLAG(int, merge_min_shards, 4, "Merge a size tier once it has this many shards");
+ABSL_FLAG(std::string, crash_at, "",
+          "Test only: die by SIGKILL on reaching this step (shard-writing, shard-built, "
+          "manifest-published, garbage-collecting), for crash-recovery tests");
 ABSL_FLAG(std::string, log_level, "info", "Log level: trace, debug, info, warn, error");
+ABSL_FLAG(std::string, metrics_address, "0.0.0.0:9465",
+          "watch: Prometheus /metrics listen address host:port (port 0 picks a free one; empty: "
+          "no metrics)");
 
 namespace quarry {
 namespace {
@@ -60,6 +69,11 @@ IndexerOptions OptionsFromFlags() {
   options.garbage_grace = absl::Seconds(absl::GetFlag(FLAGS_garbage_grace_seconds));
   options.max_chunks_per_shard = absl::GetFlag(FLAGS_max_chunks_per_shard);
   options.merge_min_shards = absl::GetFlag(FLAGS_merge_min_shards);
+  if (const std::string step = absl::GetFlag(FLAGS_crash_at); !step.empty()) {
+    options.at_step = [step](absl::string_view reached) {
+      if (reached == step) std::raise(SIGKILL);
+    };
+  }
   return options;
 }
 
@@ -89,9 +103,12 @@ void LogStep(const std::string& what, const std::string& collection,
       result.seconds > 0 ? result.chunks / result.seconds : 0.0);
 }
 
-// One pass over one collection: index the log tail, merge, collect garbage.
-absl::Status IndexCollection(const std::string& name, CollectionIndexer& indexer) {
-  absl::StatusOr<uint64_t> behind = indexer.LogBytesBehind();
+// One pass over one collection: index the log tail, merge, collect garbage. `metrics` may be
+// null.
+absl::Status IndexCollection(const std::string& name, CollectionIndexer& indexer,
+                             metrics::IndexerMetrics* metrics) {
+  const std::string directory = CollectionDirectory(name);
+  absl::StatusOr<uint64_t> behind = LogBytesBehind(directory);
   absl::StatusOr<IndexerStepResult> indexed = indexer.IndexLog();
   if (!indexed.ok()) return indexed.status();
   if (indexed->published && behind.ok()) {
@@ -101,10 +118,24 @@ absl::Status IndexCollection(const std::string& name, CollectionIndexer& indexer
   absl::StatusOr<IndexerStepResult> merged = indexer.MergeShards();
   if (!merged.ok()) return merged.status();
   LogStep("shards merged", name, *merged);
-  return indexer.CollectGarbage();
+  absl::StatusOr<GarbageCollected> collected = indexer.CollectGarbage();
+  if (!collected.ok()) return collected.status();
+  if (collected->shards > 0 || collected->log_segments > 0) {
+    spdlog::info("msg=\"garbage collected\" collection={} shards={} log_segments={}", name,
+                 collected->shards, collected->log_segments);
+  }
+  if (metrics != nullptr) {
+    metrics->RecordStep(name, "log", *indexed);
+    metrics->RecordStep(name, "merge", *merged);
+    metrics->RecordGarbage(name, *collected);
+    if (absl::StatusOr<uint64_t> after = LogBytesBehind(directory); after.ok()) {
+      metrics->RecordLag(name, *after);
+    }
+  }
+  return absl::OkStatus();
 }
 
-int Watch(const absl::Notification& stop) {
+int Watch(const absl::Notification& stop, metrics::IndexerMetrics* metrics) {
   std::map<std::string, std::unique_ptr<CollectionIndexer>> indexers;
   std::map<std::string, std::string> reported;  // last error logged per collection
   const IndexerOptions options = OptionsFromFlags();
@@ -127,7 +158,8 @@ int Watch(const absl::Notification& stop) {
           status = acquired.status();
         }
       }
-      if (indexer != nullptr) status = IndexCollection(name, *indexer);
+      if (indexer != nullptr) status = IndexCollection(name, *indexer, metrics);
+      if (!status.ok() && metrics != nullptr) metrics->RecordError(name);
       if (!status.ok() && reported[name] != status.ToString()) {
         spdlog::warn("msg=\"collection skipped\" collection={} error=\"{}\"", name,
                      status.ToString());
@@ -299,6 +331,23 @@ int main(int argc, char** argv) {
     std::fputs(quarry::kUsage, stderr);
     return 2;
   }
+  // Metrics are served while watching (a bulk build reports on stderr instead).
+  std::unique_ptr<quarry::metrics::MetricsEndpoint> metrics_endpoint;
+  std::unique_ptr<quarry::metrics::IndexerMetrics> metrics;
+  if (const std::string address = absl::GetFlag(FLAGS_metrics_address); !address.empty()) {
+    absl::StatusOr<std::unique_ptr<quarry::metrics::MetricsEndpoint>> endpoint =
+        quarry::metrics::MetricsEndpoint::Start(address);
+    if (!endpoint.ok()) {
+      spdlog::critical("msg=\"start failed\" error=\"{}\"", endpoint.status().ToString());
+      return 1;
+    }
+    metrics_endpoint = *std::move(endpoint);
+    metrics = std::make_unique<quarry::metrics::IndexerMetrics>(metrics_endpoint->registry());
+    const std::string host = address.substr(0, address.rfind(':'));
+    spdlog::info("msg=\"serving metrics\" address={}:{}", host, metrics_endpoint->port());
+    std::printf("quarry-indexer metrics on %s:%d\n", host.c_str(), metrics_endpoint->port());
+    std::fflush(stdout);
+  }
   // SIGTERM/SIGINT end the watch loop between passes.
   quarry::ShutdownSignal shutdown_signal;
   absl::Notification stop;
@@ -308,7 +357,7 @@ int main(int argc, char** argv) {
     stop.Notify();
   });
   spdlog::info("msg=\"watching\" data_dir={}", absl::GetFlag(FLAGS_data_dir));
-  const int exit_code = quarry::Watch(stop);
+  const int exit_code = quarry::Watch(stop, metrics.get());
   shutdown_signal.Trigger();  // let the waiter finish when the loop ended on its own (--once)
   signal_waiter.join();
   return exit_code;

@@ -232,12 +232,34 @@ void Bm25Index::Remove(int64_t label, absl::Span<const std::string> terms) {
   live_total_length_ -= chunk_lengths_[static_cast<size_t>(label)];
 }
 
+double Bm25Statistics::Idf(absl::string_view term) const {
+  const auto it = document_frequency.find(term);
+  const double df = it == document_frequency.end() ? 0.0 : static_cast<double>(it->second);
+  return std::log(1.0 + (static_cast<double>(chunks) - df + 0.5) / (df + 0.5));
+}
+
+void Bm25Index::AddStatistics(absl::Span<const std::string> query_terms,
+                              Bm25Statistics* statistics) const {
+  statistics->chunks += live_chunks_;
+  statistics->total_length += live_total_length_;
+  absl::flat_hash_set<absl::string_view> seen;
+  for (const std::string& term : query_terms) {
+    // A repeated query term counts once.
+    if (seen.insert(term).second) statistics->document_frequency[term] += document_frequency(term);
+  }
+}
+
 std::vector<ScoredLabel> Bm25Index::Search(absl::Span<const std::string> query_terms, int k,
-                                           const Bm25Params& params,
-                                           const LabelSet* allowed) const {
-  if (k <= 0 || live_chunks_ == 0) return {};
-  const double chunks = static_cast<double>(live_chunks_);
-  const double average_length = static_cast<double>(live_total_length_) / chunks;
+                                           const Bm25Params& params, const LabelSet* allowed,
+                                           const Bm25Statistics* statistics) const {
+  Bm25Statistics own;
+  if (statistics == nullptr) {
+    AddStatistics(query_terms, &own);
+    statistics = &own;
+  }
+  if (k <= 0 || live_chunks_ == 0 || statistics->chunks == 0) return {};
+  const double chunks = static_cast<double>(statistics->chunks);
+  const double average_length = static_cast<double>(statistics->total_length) / chunks;
   // All live chunks empty: no posting can match, but avoid dividing by zero below.
   const double inverse_average_length = average_length > 0 ? 1.0 / average_length : 0.0;
   const double k1 = params.k1;
@@ -251,8 +273,9 @@ std::vector<ScoredLabel> Bm25Index::Search(absl::Span<const std::string> query_t
     if (!seen.insert(query_term).second) continue;
     const auto it = terms_.find(query_term);
     if (it == terms_.end() || it->second.live_document_frequency <= 0) continue;
-    const double df = static_cast<double>(it->second.live_document_frequency);
-    const double idf = std::log(1.0 + (chunks - df + 0.5) / (df + 0.5));
+    const auto frequency = statistics->document_frequency.find(query_term);
+    if (frequency == statistics->document_frequency.end() || frequency->second <= 0) continue;
+    const double idf = statistics->Idf(query_term);
     for (const Posting& posting : it->second.postings) {
       if (!live_.Contains(posting.label)) continue;
       if (allowed != nullptr && !allowed->Contains(posting.label)) continue;

@@ -7,6 +7,10 @@
 //   idf(t) * tf * (k1 + 1) / (tf + k1 * (1 - b + b * len(c) / avglen)),
 //   idf(t) = ln(1 + (N - df + 0.5) / (df + 0.5))            (Lucene's BM25 variant)
 //
+// A collection is several indexes (its shards and the fresh tail). N, the average length and df
+// are the whole collection's, not one index's (Bm25Statistics, summed over every index a search
+// covers), so a chunk scores the same however the collection is split.
+//
 // Serialize/Deserialize store the index in a shard's lexical.bin (format in bm25_index.cc);
 // a deserialized index scores exactly like the one serialized.
 #ifndef QUARRY_INDEX_SEARCH_BM25_INDEX_H_
@@ -30,6 +34,16 @@ struct Bm25Params {
   float b = 0.4f;
 };
 
+// Collection statistics for one query: sums over the indexes it searches.
+struct Bm25Statistics {
+  int64_t chunks = 0;
+  int64_t total_length = 0;
+  absl::flat_hash_map<std::string, int64_t> document_frequency;  // of the query's terms
+
+  // ln(1 + (N - df + 0.5) / (df + 0.5)); a term not in the map has df 0.
+  double Idf(absl::string_view term) const;
+};
+
 class Bm25Index {
  public:
   // Indexes a chunk's terms under `label`; labels must be added in increasing order.
@@ -37,10 +51,16 @@ class Bm25Index {
   // Removes a chunk from the statistics; `terms` must be the ones it was added with.
   void Remove(int64_t label, absl::Span<const std::string> terms);
 
+  // Adds this index's live chunks, their length and the document frequencies of
+  // `query_terms` to *statistics.
+  void AddStatistics(absl::Span<const std::string> query_terms, Bm25Statistics* statistics) const;
+
   // The k best allowed labels (null: all added and not removed), best first; labels with no
-  // query term do not appear. Thread-safe against other const calls.
+  // query term do not appear. Scores use `statistics` (null: this index's own), which must
+  // cover `query_terms`. Thread-safe against other const calls.
   std::vector<ScoredLabel> Search(absl::Span<const std::string> query_terms, int k,
-                                  const Bm25Params& params, const LabelSet* allowed) const;
+                                  const Bm25Params& params, const LabelSet* allowed,
+                                  const Bm25Statistics* statistics = nullptr) const;
 
   // Collection statistics over live chunks, for BM25 across several indexes (shards).
   int64_t live_chunks() const { return live_chunks_; }

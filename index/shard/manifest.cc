@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -12,6 +13,7 @@
 namespace quarry {
 namespace {
 
+constexpr char kManifestFileName[] = "MANIFEST";
 constexpr int kManifestFormatVersion = 1;
 // The file is "<json body>\n" followed by "crc32 <8 hex digits>\n" over the body.
 constexpr absl::string_view kChecksumPrefix = "crc32 ";
@@ -36,7 +38,7 @@ bool IsString(const nlohmann::json& json, const char* key) {
 }  // namespace
 
 std::string ManifestPath(const std::string& collection_directory) {
-  return collection_directory + "/MANIFEST";
+  return absl::StrCat(collection_directory, "/", kManifestFileName);
 }
 
 std::string EncodeManifest(const Manifest& manifest) {
@@ -119,6 +121,22 @@ absl::StatusOr<Manifest> ReadManifest(const std::string& collection_directory) {
 
 absl::Status PublishManifest(const std::string& collection_directory, const Manifest& manifest) {
   return WriteFileAtomically(ManifestPath(collection_directory), EncodeManifest(manifest));
+}
+
+absl::Status RemoveAbandonedManifestFiles(const std::string& collection_directory) {
+  absl::StatusOr<std::vector<std::string>> names = ListDirectory(collection_directory);
+  if (!names.ok()) return names.status();
+  // WriteFileAtomically writes "<path>.tmp.<pid>" and renames it over <path>.
+  const std::string prefix = absl::StrCat(kManifestFileName, ".tmp.");
+  for (const std::string& name : *names) {
+    if (absl::StartsWith(name, prefix)) {
+      if (absl::Status status = RemoveAll(absl::StrCat(collection_directory, "/", name));
+          !status.ok()) {
+        return status;
+      }
+    }
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace quarry

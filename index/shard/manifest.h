@@ -47,6 +47,10 @@ absl::StatusOr<Manifest> ReadManifest(const std::string& collection_directory);
 // lock and sets the generation to one more than the manifest it read.
 absl::Status PublishManifest(const std::string& collection_directory, const Manifest& manifest);
 
+// Removes the temporary files of manifest publishes that crashed mid-write. Only for the
+// publisher (the indexer holding the collection's lock): it would also remove one in progress.
+absl::Status RemoveAbandonedManifestFiles(const std::string& collection_directory);
+
 std::string EncodeManifest(const Manifest& manifest);
 absl::StatusOr<Manifest> DecodeManifest(absl::string_view text);
 

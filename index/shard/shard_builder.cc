@@ -319,6 +319,7 @@ absl::StatusOr<ShardInfo> ShardBuilder::Build(const ShardBuildOptions& options,
   absl::StatusOr<FileEntry> entry = DescribeFile(temporary.path(), shard_format::kDenseFile);
   if (!entry.ok()) return entry.status();
   header.files.push_back(*std::move(entry));
+  options.at_step("shard-writing");
 
   entry = WriteFile(temporary.path(), shard_format::kLexicalFile, lexical.Serialize());
   if (!entry.ok()) return entry.status();

@@ -12,11 +12,13 @@
 #define QUARRY_INDEX_SHARD_SHARD_BUILDER_H_
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "index/document.h"
 #include "index/search/dense_index.h"
 #include "index/text/analyzer.h"
@@ -28,6 +30,9 @@ struct ShardBuildOptions {
   std::string index_spec = "HNSW32";  // FAISS factory string
   Metric metric = Metric::kInnerProduct;
   int threads = 1;  // for term analysis, index training and adding
+  // Crash-test seam (see IndexerOptions::at_step): "shard-writing" is reached when the dense
+  // index file is written and the rest of the shard is not.
+  std::function<void(absl::string_view step)> at_step = [](absl::string_view) {};
 };
 
 struct ShardInfo {

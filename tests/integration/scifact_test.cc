@@ -1,20 +1,21 @@
 // Retrieval quality on SciFact (BEIR): ingest the whole corpus through IngestStream into a real
-// server, then check that a relevant document (per qrels/test.tsv) is in the top 10 for a fixed
-// set of test queries. A real quality signal: the thresholds sit a little under what the
-// built-in embedder and BM25 achieve, so a regression in tokenising, embedding, BM25, fusion or
-// the plumbing between them fails it.
+// server, run every test query (qrels/test.tsv, 300) in each mode, and score the rankings with
+// the metrics `quarry eval` prints (client/retrieval_metrics.h: trec_eval's nDCG@10 and
+// Recall@100). A real quality signal: lexical must stay at the level of a correct stemmed BM25,
+// and hybrid (the default mode) must not fall below lexical, so a regression in tokenising,
+// embedding, BM25, fusion or the plumbing between them fails it.
 #include <algorithm>
+#include <catch2/catch.hpp>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <iterator>
 #include <map>
-#include <set>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
-#include <catch2/catch.hpp>
-#include <nlohmann/json.hpp>
-
+#include "client/retrieval_metrics.h"
 #include "tests/integration/server_process.h"
 #include "tests/integration/test_support.h"
 
@@ -23,25 +24,22 @@ namespace {
 
 const std::string kSciFactDir = std::string(QUARRY_SHARED_DIR) + "/data/scifact";
 
-// The fixed query set: the first kQueries test queries (qrels/test.tsv) by numeric id.
-constexpr size_t kQueries = 30;
-// At least this many of the kQueries must have a relevant document in the top 10. Measured
-// on this corpus with the built-in embedder and BM25 (HNSW32): lexical 27/30 (249/300 over all
-// test queries), dense 18/30, hybrid (RRF) 21/30. Hybrid is the default mode, so it is held to
-// the bar a useful RAG retriever should clear: 80%, the level BM25 alone reaches.
-constexpr int kMinHybridHits = 24;   // 80%
-constexpr int kMinLexicalHits = 24;  // 80%
-constexpr int kMinDenseHits = 15;    // 50%
+// Measured with the built-in embedder (768 dimensions, HNSW32) and BM25 (k1 0.9, b 0.4), test
+// split: lexical nDCG@10 0.686 / Recall@100 0.917, dense 0.593 / 0.858, hybrid (weighted,
+// dense weight 0.3) 0.692 / 0.925. A correct stemmed BM25 reaches 0.679 (the reference figure of
+// ../shared/data/README.md); BM25 is deterministic, so that bar holds exactly. The dense floor
+// sits under the measured figure by more than HNSW's run-to-run variation.
+constexpr double kMinLexicalNdcg = 0.679;
+constexpr double kMinDenseNdcg = 0.55;
 
 // Queries that must each find a relevant document in the top 10 in hybrid mode, so that a
-// regression names the query that broke. (All pass today in hybrid, lexical-heavy or not.)
-const std::vector<std::string> kMustFind = {"3",  "5",  "36",  "42",  "48",  "50",
+// regression names the query that broke.
+const std::vector<std::string> kMustFind = {"3",  "5",  "36", "42",  "48",  "50",
                                             "57", "72", "99", "113", "124", "130"};
 
 struct Query {
   std::string id;
   std::string text;
-  std::set<std::string> relevant;
 };
 
 std::vector<v1::Document> ReadCorpus(std::string& error) {
@@ -74,32 +72,14 @@ std::vector<v1::Document> ReadCorpus(std::string& error) {
   return documents;
 }
 
-std::vector<Query> ReadQueries(std::string& error) {
-  // qrels: query-id \t corpus-id \t score, with a header line.
-  std::map<std::string, std::set<std::string>> relevant;
-  std::ifstream qrels(kSciFactDir + "/qrels/test.tsv");
-  if (!qrels) {
-    error = "cannot open " + kSciFactDir + "/qrels/test.tsv";
-    return {};
-  }
-  std::string line;
-  std::getline(qrels, line);  // header
-  while (std::getline(qrels, line)) {
-    const size_t first = line.find('\t');
-    const size_t second = line.find('\t', first + 1);
-    if (first == std::string::npos || second == std::string::npos) continue;
-    const int score = std::atoi(line.c_str() + second + 1);
-    if (score >= 1) {
-      relevant[line.substr(0, first)].insert(line.substr(first + 1, second - first - 1));
-    }
-  }
-
+std::vector<Query> ReadQueries(const client::Qrels& qrels, std::string& error) {
   std::map<std::string, std::string> texts;
   std::ifstream in(kSciFactDir + "/queries.jsonl");
   if (!in) {
     error = "cannot open " + kSciFactDir + "/queries.jsonl";
     return {};
   }
+  std::string line;
   while (std::getline(in, line)) {
     if (line.empty()) continue;
     const nlohmann::json json = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
@@ -111,37 +91,38 @@ std::vector<Query> ReadQueries(std::string& error) {
   }
 
   std::vector<Query> queries;
-  for (const auto& [id, documents] : relevant) {
+  for (const auto& [id, judged] : qrels) {
     auto text = texts.find(id);
     if (text == texts.end()) {
       error = "query " + id + " of qrels/test.tsv is missing from queries.jsonl";
       return {};
     }
-    queries.push_back(Query{id, text->second, documents});
+    queries.push_back(Query{id, text->second});
   }
-  std::sort(queries.begin(), queries.end(), [](const Query& a, const Query& b) {
-    return std::stoll(a.id) < std::stoll(b.id);
-  });
-  if (queries.size() > kQueries) queries.resize(kQueries);
   return queries;
 }
 
-bool RelevantInTop10(Client& client, const Query& query, v1::SearchMode mode,
-                     std::vector<std::string>* top_ids) {
-  v1::SearchRequest request = TextQuery("scifact", query.text, mode, 10);
-  request.set_omit_text(true);
-  v1::SearchResponse response;
-  INFO("query " << query.id << ": " << query.text);
-  REQUIRE_OK(client.Search(request, &response));
-  CHECK(response.hits_size() == 10);
-  *top_ids = DocumentIds(response);
-  for (const std::string& id : *top_ids) {
-    if (query.relevant.count(id) != 0) return true;
+// Every query's document ranking (top 100 documents: one chunk per document) in `mode`.
+std::map<std::string, std::vector<std::string>> Rank(Client& client,
+                                                     const std::vector<Query>& queries,
+                                                     v1::SearchMode mode) {
+  std::map<std::string, std::vector<std::string>> rankings;
+  for (const Query& query : queries) {
+    v1::SearchRequest request = TextQuery("scifact", query.text, mode, 100);
+    request.set_omit_text(true);
+    request.mutable_options()->mutable_diversity()->set_max_chunks_per_document(1);
+    v1::SearchResponse response;
+    INFO("query " << query.id << ": " << query.text);
+    REQUIRE_OK(client.Search(request, &response));
+    // Lexical finds only documents sharing a term with the query: sometimes fewer than 100.
+    if (mode != v1::SEARCH_MODE_LEXICAL) CHECK(response.hits_size() == 100);
+    rankings[query.id] = client::DocumentRanking(DocumentIds(response));
   }
-  return false;
+  return rankings;
 }
 
-TEST_CASE("SciFact: a relevant document is in the top 10 for the test queries", "[scifact]") {
+TEST_CASE("SciFact: lexical reaches stemmed BM25 and hybrid beats lexical on the test split",
+          "[scifact]") {
   std::string error;
   const std::vector<v1::Document> corpus = ReadCorpus(error);
   INFO("SciFact data under " << kSciFactDir
@@ -149,10 +130,15 @@ TEST_CASE("SciFact: a relevant document is in the top 10 for the test queries", 
   INFO(error);
   REQUIRE(error.empty());
   REQUIRE(corpus.size() == 5183);
-  const std::vector<Query> queries = ReadQueries(error);
+  std::ifstream qrels_file(kSciFactDir + "/qrels/test.tsv");
+  REQUIRE(qrels_file.good());
+  const absl::StatusOr<client::Qrels> qrels = client::ParseQrels(
+      std::string(std::istreambuf_iterator<char>(qrels_file), std::istreambuf_iterator<char>()));
+  REQUIRE(qrels.ok());
+  REQUIRE(qrels->size() == 300);
+  const std::vector<Query> queries = ReadQueries(*qrels, error);
   INFO(error);
   REQUIRE(error.empty());
-  REQUIRE(queries.size() == kQueries);
 
   // Durability is not what this test measures: skip fsync to keep it fast.
   TestServer server({"--fsync=false"});
@@ -179,44 +165,35 @@ TEST_CASE("SciFact: a relevant document is in the top 10 for the test queries", 
   CHECK(collection.stats().documents() == static_cast<int64_t>(corpus.size()));
   CHECK(collection.stats().chunks() == ingested.chunks());
 
-  std::map<v1::SearchMode, int> hits;
-  std::map<std::string, bool> hybrid_found;
-  std::string misses;
-  for (const Query& query : queries) {
-    for (v1::SearchMode mode :
-         {v1::SEARCH_MODE_HYBRID, v1::SEARCH_MODE_LEXICAL, v1::SEARCH_MODE_DENSE}) {
-      std::vector<std::string> top;
-      const bool found = RelevantInTop10(client, query, mode, &top);
-      if (found) ++hits[mode];
-      if (mode == v1::SEARCH_MODE_HYBRID) {
-        hybrid_found[query.id] = found;
-        if (!found) misses += " " + query.id;
-      }
-    }
+  std::map<v1::SearchMode, client::RetrievalMetrics> metrics;
+  std::map<std::string, std::vector<std::string>> hybrid_rankings;
+  for (v1::SearchMode mode :
+       {v1::SEARCH_MODE_HYBRID, v1::SEARCH_MODE_LEXICAL, v1::SEARCH_MODE_DENSE}) {
+    const std::map<std::string, std::vector<std::string>> rankings = Rank(client, queries, mode);
+    metrics[mode] = client::Evaluate(*qrels, rankings);
+    if (mode == v1::SEARCH_MODE_HYBRID) hybrid_rankings = rankings;
   }
-
+  const client::RetrievalMetrics& hybrid = metrics[v1::SEARCH_MODE_HYBRID];
+  const client::RetrievalMetrics& lexical = metrics[v1::SEARCH_MODE_LEXICAL];
+  const client::RetrievalMetrics& dense = metrics[v1::SEARCH_MODE_DENSE];
   std::printf(
-      "SciFact: %zu documents (%lld chunks) ingested in %.1f s; relevant document in the top 10 "
-      "for %zu test queries: hybrid %d (%.0f%%), lexical %d (%.0f%%), dense %d (%.0f%%); hybrid "
-      "misses:%s\n",
+      "SciFact: %zu documents (%lld chunks) ingested in %.1f s; %zu test queries, nDCG@10 / "
+      "Recall@100: hybrid %.4f / %.4f, lexical %.4f / %.4f, dense %.4f / %.4f\n",
       corpus.size(), static_cast<long long>(ingested.chunks()), ingest_seconds, queries.size(),
-      hits[v1::SEARCH_MODE_HYBRID], 100.0 * hits[v1::SEARCH_MODE_HYBRID] / queries.size(),
-      hits[v1::SEARCH_MODE_LEXICAL], 100.0 * hits[v1::SEARCH_MODE_LEXICAL] / queries.size(),
-      hits[v1::SEARCH_MODE_DENSE], 100.0 * hits[v1::SEARCH_MODE_DENSE] / queries.size(),
-      misses.c_str());
+      hybrid.ndcg_at_10, hybrid.recall_at_100, lexical.ndcg_at_10, lexical.recall_at_100,
+      dense.ndcg_at_10, dense.recall_at_100);
   std::fflush(stdout);
 
-  INFO("hybrid misses:" << misses);
-  INFO("hits in the top 10: hybrid " << hits[v1::SEARCH_MODE_HYBRID] << ", lexical "
-                                     << hits[v1::SEARCH_MODE_LEXICAL] << ", dense "
-                                     << hits[v1::SEARCH_MODE_DENSE] << " of " << queries.size());
-  CHECK(hits[v1::SEARCH_MODE_HYBRID] >= kMinHybridHits);
-  CHECK(hits[v1::SEARCH_MODE_LEXICAL] >= kMinLexicalHits);
-  CHECK(hits[v1::SEARCH_MODE_DENSE] >= kMinDenseHits);
+  INFO("nDCG@10: hybrid " << hybrid.ndcg_at_10 << ", lexical " << lexical.ndcg_at_10 << ", dense "
+                          << dense.ndcg_at_10);
+  CHECK(lexical.ndcg_at_10 >= kMinLexicalNdcg);
+  CHECK(hybrid.ndcg_at_10 >= lexical.ndcg_at_10);
+  CHECK(hybrid.recall_at_100 >= lexical.recall_at_100);
+  CHECK(dense.ndcg_at_10 >= kMinDenseNdcg);
   for (const std::string& id : kMustFind) {
     INFO("query " << id << " must find a relevant document in the top 10 (hybrid)");
-    REQUIRE(hybrid_found.count(id) == 1);
-    CHECK(hybrid_found[id]);
+    REQUIRE(hybrid_rankings.count(id) == 1);
+    CHECK(client::RecallAt(hybrid_rankings[id], qrels->at(id), 10) > 0);
   }
 }
 

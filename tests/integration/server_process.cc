@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <csignal>
 #include <cstdlib>
 #include <cstring>
 #include <exception>
@@ -17,12 +18,13 @@
 #include <stdexcept>
 #include <thread>
 
-extern char** environ;
+#include "tests/integration/child_process.h"
 
 namespace quarry::testing {
 namespace {
 
 constexpr std::string_view kListeningPrefix = "quarry-server listening on ";
+constexpr std::string_view kMetricsPrefix = "quarry-server metrics on ";
 
 std::string ErrnoMessage(std::string_view what) {
   return std::string(what) + ": " + std::strerror(errno);
@@ -70,24 +72,24 @@ std::string TempDir::Join(std::string_view name) const { return path_ + "/" + st
 ProcessResult RunProcess(const std::vector<std::string>& arguments, const TempDir& scratch) {
   static int runs = 0;
   const std::string output_path = scratch.Join("process-" + std::to_string(++runs) + ".out");
-  std::vector<std::string> args = arguments;
-  std::vector<char*> argv;
-  for (std::string& argument : args) argv.push_back(argument.data());
-  argv.push_back(nullptr);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, output_path.c_str(),
-                                   O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
-  pid_t pid = 0;
-  const int spawned = posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  ProcessResult result;
-  if (spawned != 0) return result;
-  int status = 0;
-  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  // stdout and stderr both append to the one file, so their lines interleave as written.
+  const int output_fd =
+      ::open(output_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644);
+  if (output_fd < 0) throw std::runtime_error(ErrnoMessage(output_path));
+  pid_t pid = -1;
+  try {
+    pid = SpawnProcess(arguments, output_fd, output_path);
+  } catch (...) {
+    ::close(output_fd);
+    throw;
   }
-  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  ::close(output_fd);
+  ProcessResult result;
+  result.exit_code = WaitForExit(pid, std::chrono::seconds(120));
+  if (result.exit_code == -1) {
+    ::kill(pid, SIGKILL);
+    WaitForExit(pid, std::chrono::seconds(60));
+  }
   result.output = ReadFileOrEmpty(output_path);
   return result;
 }
@@ -101,56 +103,15 @@ ServerProcess::~ServerProcess() {
 }
 
 void ServerProcess::Launch() {
+  metrics_address_.clear();
+  // Metrics on an ephemeral port too: the default port would clash between parallel tests.
   std::vector<std::string> args = {QUARRY_SERVER_BINARY, "--address=127.0.0.1:0",
+                                   "--metrics_address=127.0.0.1:0",
                                    "--data_dir=" + config_.data_dir};
   args.insert(args.end(), config_.flags.begin(), config_.flags.end());
-  std::vector<char*> argv;
-  for (std::string& arg : args) argv.push_back(arg.data());
-  argv.push_back(nullptr);
-
-  // The server reads QUARRY_* variables as flag defaults: keep the caller's out of the test.
-  std::vector<char*> envp;
-  for (char** variable = environ; *variable != nullptr; ++variable) {
-    if (std::strncmp(*variable, "QUARRY_", 7) != 0) envp.push_back(*variable);
-  }
-  envp.push_back(nullptr);
-
-  int pipe_fds[2];
-  if (::pipe2(pipe_fds, O_CLOEXEC) != 0) throw std::runtime_error(ErrnoMessage("pipe2"));
-
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_adddup2(&actions, pipe_fds[1], STDOUT_FILENO);
-  posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, config_.log_path.c_str(),
-                                   O_WRONLY | O_CREAT | O_APPEND, 0644);
-
-  // The child starts with no blocked signals and default dispositions for the ones we use,
-  // whatever this (multi-threaded, gRPC-using) process has set up.
-  posix_spawnattr_t attributes;
-  posix_spawnattr_init(&attributes);
-  sigset_t empty;
-  sigemptyset(&empty);
-  sigset_t defaults;
-  sigemptyset(&defaults);
-  for (int signal_number : {SIGTERM, SIGINT, SIGPIPE, SIGHUP}) sigaddset(&defaults, signal_number);
-  posix_spawnattr_setsigmask(&attributes, &empty);
-  posix_spawnattr_setsigdefault(&attributes, &defaults);
-  posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-
-  pid_t pid = -1;
-  const int spawn_error =
-      ::posix_spawn(&pid, argv[0], &actions, &attributes, argv.data(), envp.data());
-  posix_spawn_file_actions_destroy(&actions);
-  posix_spawnattr_destroy(&attributes);
-  ::close(pipe_fds[1]);
-  if (spawn_error != 0) {
-    ::close(pipe_fds[0]);
-    throw std::runtime_error(std::string("posix_spawn ") + argv[0] + ": " +
-                             std::strerror(spawn_error));
-  }
-  pid_ = pid;
-  stdout_fd_ = pipe_fds[0];
+  const SpawnedChild child = SpawnWithPipedStdout(std::move(args), config_.log_path);
+  pid_ = child.pid;
+  stdout_fd_ = child.stdout_fd;
 
   // Read stdout until the listening line, EOF (the server died) or the deadline.
   const auto deadline = std::chrono::steady_clock::now() + config_.startup_timeout;
@@ -164,13 +125,14 @@ void ServerProcess::Launch() {
         address_ = line.substr(kListeningPrefix.size());
         break;
       }
+      if (line.rfind(kMetricsPrefix, 0) == 0) metrics_address_ = line.substr(kMetricsPrefix.size());
       continue;  // Not ours; keep reading.
     }
     const auto remaining = std::chrono::duration_cast<std::chrono::milliseconds>(
         deadline - std::chrono::steady_clock::now());
     if (remaining.count() <= 0) {
-      failure = "no listening line within " + std::to_string(config_.startup_timeout.count()) +
-                " ms";
+      failure =
+          "no listening line within " + std::to_string(config_.startup_timeout.count()) + " ms";
       break;
     }
     pollfd descriptor{stdout_fd_, POLLIN, 0};
@@ -211,28 +173,21 @@ void ServerProcess::Launch() {
 }
 
 int ServerProcess::Reap(std::chrono::milliseconds timeout) {
-  // Poll waitpid under a deadline: the condition is "the process has exited".
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  int status = 0;
-  while (true) {
-    const pid_t done = ::waitpid(pid_, &status, WNOHANG);
-    if (done == pid_) break;
-    if (done < 0 && errno != EINTR) {
-      pid_ = -1;
-      throw std::runtime_error(ErrnoMessage("waitpid"));
-    }
-    if (std::chrono::steady_clock::now() >= deadline) return -1;
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  int status = -1;
+  try {
+    status = WaitForExit(pid_, timeout);
+  } catch (...) {
+    pid_ = -1;
+    throw;
   }
+  if (status == -1) return -1;
   pid_ = -1;
   if (stdout_fd_ >= 0) {
     ::close(stdout_fd_);
     stdout_fd_ = -1;
   }
   channel_.reset();
-  if (WIFEXITED(status)) return WEXITSTATUS(status);
-  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
-  return -1;
+  return status;
 }
 
 int ServerProcess::Stop(int signal_number) {
@@ -277,6 +232,43 @@ std::unique_ptr<quarry::v1::SearchService::Stub> ServerProcess::search() const {
 }
 std::unique_ptr<grpc::health::v1::Health::Stub> ServerProcess::health() const {
   return grpc::health::v1::Health::NewStub(channel_);
+}
+
+// --- IndexerProcess ------------------------------------------------------------------------
+
+IndexerProcess::IndexerProcess(std::vector<std::string> arguments, std::string log_path)
+    : log_path_(std::move(log_path)) {
+  // No metrics endpoint unless asked for: the default port would clash between parallel tests.
+  arguments.insert(arguments.begin(), {QUARRY_INDEXER_BINARY, "--metrics_address="});
+  pid_ = SpawnProcess(std::move(arguments), -1, log_path_);
+}
+
+IndexerProcess::~IndexerProcess() {
+  if (pid_ > 0) Kill();
+}
+
+int IndexerProcess::Wait(std::chrono::milliseconds timeout) {
+  if (pid_ <= 0) return exit_status_;
+  const int status = WaitForExit(pid_, timeout);
+  if (status == -1) {
+    Kill();
+    return -1;
+  }
+  pid_ = -1;
+  exit_status_ = status;
+  return status;
+}
+
+int IndexerProcess::Kill() {
+  if (pid_ <= 0) return exit_status_;
+  ::kill(pid_, SIGKILL);
+  exit_status_ = WaitForExit(pid_, std::chrono::seconds(60));
+  pid_ = -1;
+  return exit_status_;
+}
+
+int RunIndexer(std::vector<std::string> arguments, const std::string& log_path) {
+  return IndexerProcess(std::move(arguments), log_path).Wait();
 }
 
 // --- TestServer ----------------------------------------------------------------------------

@@ -6,11 +6,14 @@
 // poll() under a deadline: no sleeps. Stop() sends SIGTERM and reaps the process, returning its
 // exit status; Kill() sends SIGKILL; Restart() starts it again on the same data directory.
 //
+// IndexerProcess runs the real quarry-indexer the same way (stderr appended to a log file).
+//
 // TestServer bundles a temporary directory (data dir + log file) with a ServerProcess, and
 // prints the server's log when the test using it failed.
 #ifndef QUARRY_TESTS_INTEGRATION_SERVER_PROCESS_H_
 #define QUARRY_TESTS_INTEGRATION_SERVER_PROCESS_H_
 
+#include <grpcpp/grpcpp.h>
 #include <sys/types.h>
 
 #include <chrono>
@@ -19,8 +22,6 @@
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <grpcpp/grpcpp.h>
 
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "quarry/v1/quarry.grpc.pb.h"
@@ -70,6 +71,8 @@ class ServerProcess {
 
   // "127.0.0.1:PORT" as printed by the server.
   const std::string& address() const { return address_; }
+  // "127.0.0.1:PORT" of the Prometheus /metrics endpoint; empty when metrics are disabled.
+  const std::string& metrics_address() const { return metrics_address_; }
   pid_t pid() const { return pid_; }
   bool running() const { return pid_ > 0; }
   const ServerConfig& config() const { return config_; }
@@ -102,8 +105,34 @@ class ServerProcess {
   pid_t pid_ = -1;
   int stdout_fd_ = -1;
   std::string address_;
+  std::string metrics_address_;
   std::shared_ptr<grpc::Channel> channel_;
 };
+
+// quarry-indexer with `arguments` (after the program name), e.g. {"watch", "--once",
+// "--data_dir=..."}. Exit statuses as for ServerProcess::Stop().
+class IndexerProcess {
+ public:
+  IndexerProcess(std::vector<std::string> arguments, std::string log_path);
+  // SIGKILLs the process if it is still running.
+  ~IndexerProcess();
+  IndexerProcess(const IndexerProcess&) = delete;
+  IndexerProcess& operator=(const IndexerProcess&) = delete;
+
+  // Waits for the exit and returns its status; kills it and returns -1 past `timeout`.
+  int Wait(std::chrono::milliseconds timeout = std::chrono::minutes(5));
+  // SIGKILL (if still running) and reap; returns the exit status (137 if the kill ended it).
+  int Kill();
+  const std::string& log_path() const { return log_path_; }
+
+ private:
+  std::string log_path_;
+  pid_t pid_ = -1;
+  int exit_status_ = -1;
+};
+
+// Runs quarry-indexer to completion; returns its exit status.
+int RunIndexer(std::vector<std::string> arguments, const std::string& log_path);
 
 // A server on its own temporary data directory. Prints the server log to stderr on
 // destruction when a test assertion failed (or an exception is propagating) while it lived.
@@ -127,15 +156,16 @@ class TestServer {
   int failures_at_start_ = 0;
 };
 
-// What a finished child process left: its exit code (128 + signal if killed, -1 if it could
-// not be started) and its stdout and stderr, interleaved.
+// What a finished child process left: its exit code (128 + signal if killed, -1 if it ran past
+// the two-minute cap and was killed) and its stdout and stderr, interleaved.
 struct ProcessResult {
   int exit_code = -1;
   std::string output;
 };
 
-// Runs `arguments` (argv[0] is the binary's path) to completion with the test's environment,
-// its stdout and stderr captured through a file in `scratch`.
+// Runs `arguments` (argv[0] is the binary's path) to completion through SpawnProcess (the
+// test's environment minus QUARRY_*), its stdout and stderr captured through a file in
+// `scratch`. Throws std::runtime_error when it cannot be spawned.
 ProcessResult RunProcess(const std::vector<std::string>& arguments, const TempDir& scratch);
 
 // Assertion failures seen so far in this process (fed by a Catch2 listener).

@@ -69,6 +69,18 @@ inline void SetDeadline(grpc::ClientContext& context,
   context.set_deadline(std::chrono::system_clock::now() + timeout);
 }
 
+// Polls `condition` until it holds or `timeout` passes: replicas pick up changes made by other
+// processes on their refresh tick, so there is no event to wait for.
+inline bool Eventually(const std::function<bool()>& condition,
+                       std::chrono::seconds timeout = std::chrono::seconds(30)) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (condition()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return condition();
+}
+
 // --- Message builders ----------------------------------------------------------------------
 
 using Value = std::variant<std::string, double, bool>;
@@ -174,18 +186,6 @@ inline v1::Filter Not(const v1::Filter& child) {
   v1::Filter filter;
   *filter.mutable_not_() = child;
   return filter;
-}
-
-// Polls `condition` until it holds or `timeout` passes: for changes another process makes on
-// its own schedule (a replica's refresh tick, the indexer publishing a shard).
-inline bool Eventually(const std::function<bool()>& condition,
-                       std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (condition()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return condition();
 }
 
 // --- Client --------------------------------------------------------------------------------

@@ -60,7 +60,8 @@ class Server:
         env = {k: v for k, v in os.environ.items() if not k.startswith("QUARRY_")}
         self._log = open(log_path, "ab")
         self.process = subprocess.Popen(
-            [binary, "--address=127.0.0.1:0", "--data_dir=" + data_dir],
+            [binary, "--address=127.0.0.1:0", "--metrics_address=127.0.0.1:0",
+             "--data_dir=" + data_dir],
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=self._log, env=env)
         self.address = self._wait_for_listening_line()
 

@@ -4,16 +4,20 @@
 #include <stdlib.h>
 
 #include <catch2/catch.hpp>
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "index/catalog.h"
 #include "nlohmann/json.hpp"
+#include "prometheus/registry.h"
 #include "quarry/v1/quarry.grpc.pb.h"
 #include "tests/fake_llm/fake_llm_server.h"
+#include "tests/unit/metric_value.h"
 
 namespace quarry::server {
 namespace {
@@ -67,7 +71,7 @@ class Harness {
  public:
   explicit Harness(GenerationServiceOptions options = {}, std::string system_template = "",
                    SearchRerankingOptions reranking = {})
-      : reranking_(std::move(reranking)) {
+      : reranking_(std::move(reranking), &metrics_) {
     CatalogOptions catalog_options;
     catalog_options.data_directory = directory_.path();
     catalog_options.log.sync = false;
@@ -83,7 +87,8 @@ class Harness {
     REQUIRE((*collection)->Ingest(Corpus()).ok());
 
     service_ =
-        std::make_unique<GenerationServiceImpl>(catalog_.get(), &reranking_, std::move(options));
+        std::make_unique<GenerationServiceImpl>(catalog_.get(), &reranking_, std::move(options),
+                                                &metrics_);
     grpc::ServerBuilder builder;
     int port = 0;
     builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
@@ -98,7 +103,13 @@ class Harness {
   Catalog& catalog() { return *catalog_; }
   v1::GenerationService::Stub& stub() { return *stub_; }
 
+  double Metric(const std::string& name, const std::map<std::string, std::string>& labels = {}) {
+    return quarry::testing::MetricValue(registry_, name, labels);
+  }
+
  private:
+  prometheus::Registry registry_;
+  metrics::ServerMetrics metrics_{registry_};
   TemporaryDirectory directory_;
   std::unique_ptr<Catalog> catalog_;
   SearchReranking reranking_;
@@ -291,6 +302,12 @@ TEST_CASE("With an LLM the answer streams from it, with citations and usage", "[
   CHECK(result.usage().prompt_tokens() == 11);
   CHECK(result.usage().completion_tokens() == 3);
   CHECK(result.usage().total_tokens() == 14);
+  CHECK(harness.Metric("quarry_llm_requests_total", {{"outcome", "OK"}}) == 1);
+  CHECK(harness.Metric("quarry_llm_request_duration_seconds") == 1);
+  CHECK(harness.Metric("quarry_llm_time_to_first_token_seconds") == 1);
+  CHECK(harness.Metric("quarry_llm_tokens_total", {{"direction", "input"}}) == 11);
+  CHECK(harness.Metric("quarry_llm_tokens_total", {{"direction", "output"}}) == 3);
+  CHECK(harness.Metric("quarry_search_duration_seconds") == 1);  // the retrieval
   REQUIRE(result.citations_size() == 3);
   CHECK(result.citations(0).source_number() == 1);
   CHECK(result.citations(0).start_offset() == 13);
@@ -373,6 +390,9 @@ TEST_CASE("LLM errors reach the caller with their code and message", "[service]"
   REQUIRE(stream.responses.size() == 1);  // the sources went out first
   CHECK(stream.responses[0].has_sources());
   CHECK(fake.request_count() == 2);
+  CHECK(harness.Metric("quarry_llm_requests_total", {{"outcome", "RESOURCE_EXHAUSTED"}}) == 1);
+  CHECK(harness.Metric("quarry_llm_requests_total", {{"outcome", "OK"}}) == 0);
+  CHECK(harness.Metric("quarry_llm_time_to_first_token_seconds") == 0);
 }
 
 TEST_CASE("The caller's deadline reaches the upstream request", "[service]") {

@@ -248,6 +248,41 @@ TEST_CASE("filters keep top_k full and exclude non-matching documents", "[collec
   }
 }
 
+TEST_CASE("MMR demotes near-duplicate chunks in every mode", "[collection]") {
+  TemporaryDirectory directory;
+  auto catalog = OpenCatalog(directory.path());
+  auto collection = CreateCollection(*catalog, "docs", "Flat");
+  const std::string original = "Glaciers carve deep valleys as the ice slowly flows downhill.";
+  REQUIRE(collection
+              ->Ingest({MakeDocument("a", original), MakeDocument("a-copy", original),
+                        MakeDocument("a-copy-2", original + " Indeed."),
+                        MakeDocument("other", "Ice sheets and glaciers store most fresh water.")})
+              .ok());
+  for (SearchMode mode : {SearchMode::kDense, SearchMode::kLexical, SearchMode::kHybrid}) {
+    SearchQuery query;
+    query.text = "glaciers carve valleys ice";
+    query.mode = mode;
+    query.top_k = 2;
+    absl::StatusOr<SearchResult> plain = collection->Search(query);
+    REQUIRE(plain.ok());
+    REQUIRE(plain->hits.size() == 2);
+    // Without MMR the two best are copies of the same text.
+    CHECK(plain->hits[1].document_id != "other");
+    // Relevance and novelty weighed 3:7: an exact copy of a picked chunk (similarity 1) loses
+    // to a new one a third as relevant.
+    query.mmr_lambda = 0.3f;
+    absl::StatusOr<SearchResult> diverse = collection->Search(query);
+    REQUIRE(diverse.ok());
+    REQUIRE(diverse->hits.size() == 2);
+    CHECK(diverse->hits[0].document_id == plain->hits[0].document_id);
+    CHECK(diverse->hits[1].document_id == "other");
+  }
+  SearchQuery bad;
+  bad.text = "ice";
+  bad.mmr_lambda = 1.5f;
+  CHECK(absl::IsInvalidArgument(collection->Search(bad).status()));
+}
+
 TEST_CASE("catalog validates names and reports broken collections", "[catalog]") {
   TemporaryDirectory directory;
   auto catalog = OpenCatalog(directory.path());

@@ -5,6 +5,7 @@
 #include <fstream>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "index/catalog.h"
@@ -64,6 +65,18 @@ struct Fixture {
         CollectionIndexer::Acquire(collection_directory, collection->config(), options);
     REQUIRE(indexer.ok());
     return *std::move(indexer);
+  }
+
+  // Lexical hits as (document id, score), best first.
+  std::vector<std::pair<std::string, float>> ScoredSearch(const std::string& text) {
+    SearchQuery query;
+    query.text = text;
+    query.mode = SearchMode::kLexical;
+    absl::StatusOr<SearchResult> result = collection->Search(query);
+    REQUIRE(result.ok());
+    std::vector<std::pair<std::string, float>> hits;
+    for (const Hit& hit : result->hits) hits.emplace_back(hit.document_id, hit.score);
+    return hits;
   }
 
   std::vector<std::string> Search(const std::string& text, int top_k = 10) {
@@ -156,6 +169,53 @@ TEST_CASE("newer records hide shard copies, before and after the next shard", "[
   auto reopened = *Catalog::Open(options);
   fixture.collection = *reopened->Get("docs");
   check_state();
+}
+
+TEST_CASE("BM25 scores do not depend on how the collection is split into shards", "[indexer]") {
+  const std::vector<Document> documents = {
+      MakeDocument("d0", "glacier ice melts into the alpine lake"),
+      MakeDocument("d1", "the lake freezes and the ice thickens"),
+      MakeDocument("d2", "volcanic basalt and lava fields"),
+      MakeDocument("d3", "lava flows reach the sea and steam rises"),
+      MakeDocument("d4", "coral reefs shelter fish near the sea"),
+      MakeDocument("d5", "fish migrate up the river to the lake"),
+      MakeDocument("d6", "ice ice ice everywhere on the glacier"),
+      MakeDocument("d7", "river deltas build fertile plains"),
+  };
+  // Split: two shards (d0-d2 and an older d6, d3-d5) and the fresh tail (d6, d7), whose d6
+  // hides the shard's copy. Whole: one shard of the live documents.
+  Fixture split;
+  REQUIRE(split.collection
+              ->Ingest({documents[0], documents[1], documents[2],
+                        MakeDocument("d6", "lava lava ice sea river glacier fish")})
+              .ok());
+  auto split_indexer = split.Indexer();
+  REQUIRE(split_indexer->IndexLog().ok());
+  REQUIRE(split.collection->Ingest({documents[3], documents[4], documents[5]}).ok());
+  REQUIRE(split_indexer->IndexLog().ok());
+  REQUIRE(split.collection->CatchUp().ok());
+  REQUIRE(split.collection->Ingest({documents[6], documents[7]}).ok());
+  REQUIRE(split.collection->CatchUp().ok());
+  REQUIRE(split.collection->Statistics().shards == 2);
+  REQUIRE(split.collection->Statistics().fresh_chunks == 2);
+
+  Fixture whole;
+  REQUIRE(whole.collection->Ingest(documents).ok());
+  REQUIRE(whole.Indexer()->IndexLog().ok());
+  REQUIRE(whole.collection->CatchUp().ok());
+  REQUIRE(whole.collection->Statistics().shards == 1);
+
+  for (const char* text : {"ice lake", "lava sea", "fish river lake", "glacier"}) {
+    INFO("query: " << text);
+    const std::vector<std::pair<std::string, float>> got = split.ScoredSearch(text);
+    const std::vector<std::pair<std::string, float>> want = whole.ScoredSearch(text);
+    REQUIRE(got.size() == want.size());
+    REQUIRE_FALSE(got.empty());
+    for (size_t i = 0; i < got.size(); ++i) {
+      CHECK(got[i].first == want[i].first);
+      CHECK(got[i].second == Approx(want[i].second).epsilon(1e-6));
+    }
+  }
 }
 
 TEST_CASE("merging shards keeps every live document exactly once", "[indexer]") {

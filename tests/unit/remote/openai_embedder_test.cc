@@ -2,6 +2,7 @@
 
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -36,10 +37,11 @@ OpenAiEmbeddingsEndpoint FastEndpoint(const FakeLlmServer& fake) {
 }
 
 std::unique_ptr<OpenAiEmbedder> MakeEmbedder(const OpenAiEmbeddingsEndpoint& endpoint,
-                                             int dimension = kDimension) {
+                                             int dimension = kDimension,
+                                             UpstreamCallObserver* observer = nullptr) {
   auto client = std::make_shared<remote::HttpClient>(endpoint.http);
   absl::StatusOr<std::unique_ptr<OpenAiEmbedder>> embedder =
-      OpenAiEmbedder::Create(client, endpoint, endpoint.model, dimension);
+      OpenAiEmbedder::Create(client, endpoint, endpoint.model, dimension, observer);
   REQUIRE(embedder.ok());
   return *std::move(embedder);
 }
@@ -198,6 +200,45 @@ TEST_CASE("The breaker stops embedding calls to a failing endpoint", "[embed]") 
   CHECK(refused.code() == absl::StatusCode::kUnavailable);
   CHECK(std::string(refused.message()).find("circuit breaker open") != std::string::npos);
   CHECK(fake.request_count() == 2);  // the third call never reached the endpoint
+}
+
+// What the embedder told its observer, call by call.
+class RecordingObserver : public UpstreamCallObserver {
+ public:
+  struct Call {
+    absl::StatusCode code;
+    int64_t input_tokens;
+  };
+  void OnCall(const absl::Status& outcome, absl::Duration latency, int64_t input_tokens,
+              int64_t output_tokens) override {
+    CHECK(latency >= absl::ZeroDuration());
+    CHECK(output_tokens == 0);
+    calls.push_back({outcome.code(), input_tokens});
+  }
+  std::vector<Call> calls;
+};
+
+TEST_CASE("Each embeddings request is reported to the observer with its outcome and usage",
+          "[embed]") {
+  FakeLlmServer fake;
+  fake.set_embedding_dimension(kDimension);
+  // The first batch meets an unknown model (not retried): one failed call, no more batches.
+  fake.Enqueue(FakeReply::Error(404, R"({"error":{"message":"model not found"}})"),
+               FakeEndpoint::kEmbeddings);
+  RecordingObserver observer;
+  std::unique_ptr<OpenAiEmbedder> embedder =
+      MakeEmbedder(FastEndpoint(fake), kDimension, &observer);
+  CHECK_FALSE(embedder->Embed(kTexts).ok());
+  REQUIRE(observer.calls.size() == 1);
+  CHECK(observer.calls[0].code == absl::StatusCode::kFailedPrecondition);
+  CHECK(observer.calls[0].input_tokens == 0);
+  // 7 texts in batches of 3, 3 and 1: the fake reports one token per input.
+  observer.calls.clear();
+  REQUIRE(embedder->Embed(kTexts).ok());
+  REQUIRE(observer.calls.size() == 3);
+  CHECK(observer.calls[0].code == absl::StatusCode::kOk);
+  CHECK(observer.calls[0].input_tokens == 3);
+  CHECK(observer.calls[2].input_tokens == 1);
 }
 
 TEST_CASE("An embedding call is bounded by its timeout", "[embed]") {

@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -93,14 +94,19 @@ TEST_CASE("Chunks without a query term do not appear", "[bm25]") {
   CHECK(Bm25Index().Search(Terms{"a"}, 10, {}, nullptr).empty());
 }
 
-TEST_CASE("Removing a chunk gives the scores of an index that never had it", "[bm25]") {
-  const std::vector<Terms> chunks = {
+// Five chunks of varied lengths and term frequencies.
+std::vector<Terms> FruitChunks() {
+  return {
       {"apple", "banana", "cherry"},
       {"apple", "apple", "banana", "date", "elder", "fig"},
       {"banana", "cherry", "cherry"},
       {"apple", "fig"},
       {"grape"},
   };
+}
+
+TEST_CASE("Removing a chunk gives the scores of an index that never had it", "[bm25]") {
+  const std::vector<Terms> chunks = FruitChunks();
   Bm25Index with_removal;
   for (int64_t label = 0; label < 5; ++label) with_removal.Add(label, chunks[label]);
   with_removal.Remove(1, chunks[1]);
@@ -150,6 +156,56 @@ TEST_CASE("BM25 returns the k best and breaks ties by label", "[bm25]") {
   const std::vector<ScoredLabel> all = index.Search(Terms{"same"}, 1000, {}, nullptr);
   REQUIRE(all.size() == 61);
   for (size_t i = 2; i < all.size(); ++i) CHECK(all[i].label == all[i - 1].label + 1);
+}
+
+TEST_CASE("Indexes searched with summed statistics score like one index", "[bm25]") {
+  std::vector<Terms> chunks = FruitChunks();
+  chunks.push_back({"apple", "grape", "grape"});
+  Bm25Index whole;
+  for (size_t label = 0; label < chunks.size(); ++label) {
+    whole.Add(static_cast<int64_t>(label), chunks[label]);
+  }
+  // The same chunks in three indexes, labelled from 0 in each; "grape" is rare in one part
+  // and common in another, so per-index idf would differ.
+  const std::vector<std::vector<size_t>> parts = {{0, 1}, {2, 3, 4}, {5}};
+  std::vector<Bm25Index> split(parts.size());
+  for (size_t p = 0; p < parts.size(); ++p) {
+    for (size_t i = 0; i < parts[p].size(); ++i) {
+      split[p].Add(static_cast<int64_t>(i), chunks[parts[p][i]]);
+    }
+  }
+  split[1].Remove(2, chunks[4]);  // removed chunks leave the sums too...
+  split[1].Add(3, chunks[4]);     // ...and their re-added copy counts once
+
+  for (const Terms& query :
+       {Terms{"apple"}, Terms{"grape", "fig"}, Terms{"cherry", "apple"}, Terms{"date", "date"}}) {
+    Bm25Statistics statistics;
+    for (const Bm25Index& index : split) index.AddStatistics(query, &statistics);
+    CHECK(statistics.chunks == 6);
+    std::map<size_t, float> got;
+    for (size_t p = 0; p < parts.size(); ++p) {
+      for (const ScoredLabel& hit : split[p].Search(query, 10, {}, nullptr, &statistics)) {
+        const size_t position = static_cast<size_t>(hit.label);
+        got[position < parts[p].size() ? parts[p][position] : 4] = hit.score;
+      }
+    }
+    std::map<size_t, float> want;
+    for (const ScoredLabel& hit : whole.Search(query, 10, {}, nullptr)) {
+      want[static_cast<size_t>(hit.label)] = hit.score;
+    }
+    REQUIRE(got.size() == want.size());
+    for (const auto& [chunk, score] : want) {
+      INFO("chunk " << chunk);
+      REQUIRE(got.count(chunk) == 1);
+      CHECK(got[chunk] == Approx(score).epsilon(1e-6));
+    }
+  }
+  // Its own statistics differ: the point of summing them.
+  const std::vector<ScoredLabel> own = split[2].Search(Terms{"grape"}, 10, {}, nullptr);
+  REQUIRE(own.size() == 1);
+  for (const ScoredLabel& hit : whole.Search(Terms{"grape"}, 10, {}, nullptr)) {
+    if (hit.label == 5) CHECK(own[0].score != Approx(hit.score).epsilon(1e-3));
+  }
 }
 
 }  // namespace
