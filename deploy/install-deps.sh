@@ -13,6 +13,7 @@ build_packages=(
   catch2 libbenchmark-dev
   libcurl4-openssl-dev nlohmann-json3-dev libspdlog-dev libcpp-httplib-dev libstemmer-dev
   python3 python3-grpcio python3-grpc-tools
+  python3-numpy python3-faiss  # benchmark vectors: ../shared/tools/gen_vectors.py
 )
 # What the built binaries load (FAISS links statically): for the slim runtime image.
 runtime_packages=(
