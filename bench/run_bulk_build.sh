@@ -9,7 +9,8 @@
 #      checksums verified, IVF lists memory-mapped), its RSS then, and the shard's bytes.
 # Usage: bench/run_bulk_build.sh    (from the repository root, after deploy/build.sh build)
 # Environment: ROWS (1000000), INDEX_SPEC (IVF1024,Flat: HNSW32 on 1M takes far longer to build
-#   on 2 cores), BUILD_DIR (build), QUARRY_BENCH_DATA (../scratch-bench-data; see run_dense.sh).
+#   on 2 cores), BUILD_DIR (build), QUARRY_BENCH_DATA (../scratch-bench-data; see run_dense.sh),
+#   KEEP_DATA_DIR (set: the data directory is kept and its path printed).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rows="${ROWS:-1000000}"
@@ -21,7 +22,11 @@ data="${QUARRY_BENCH_DATA:-$PWD/../scratch-bench-data}"
 
 work="$(mktemp -d /tmp/quarry-bench-build-XXXXXX)"
 source bench/process_lib.sh
-trap 'stop_processes; rm -rf "$work"' EXIT
+cleanup() {
+  stop_processes
+  if [[ -z "${KEEP_DATA_DIR:-}" ]]; then rm -rf "$work"; else echo "data kept in $work"; fi
+}
+trap cleanup EXIT
 milliseconds() { echo $((($(date +%s%N) - $1) / 1000000)); }
 
 start_listening server QUARRY_ADDRESS "$build/server/quarry-server" --address 127.0.0.1:0 \

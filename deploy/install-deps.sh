@@ -15,6 +15,7 @@ build_packages=(
   libcurl4-openssl-dev nlohmann-json3-dev libspdlog-dev libcpp-httplib-dev libstemmer-dev
   libssl-dev openssl
   python3 python3-grpcio python3-grpc-tools
+  python3-numpy python3-faiss  # benchmark vectors: ../shared/tools/gen_vectors.py
 )
 # Only the tests use these: Prometheus scraping real processes, `docker-compose config`, the
 # Kubernetes manifest check, npm for the Dockerfile linter (deploy/install-dockerfile-lint.sh).
