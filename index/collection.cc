@@ -637,10 +637,11 @@ absl::StatusOr<SearchResult> Collection::Search(const SearchQuery& query) const 
     if (!query.vector.empty()) {
       query_vector = query.vector;
     } else {
+      const auto idf = [&](std::string_view term) {
+        return static_cast<float>(statistics.Idf(absl::string_view(term.data(), term.size())));
+      };
       absl::StatusOr<std::vector<float>> embedded =
-          embedder_->EmbedQuery(query.text, [&](std::string_view term) {
-            return static_cast<float>(statistics.Idf(absl::string_view(term.data(), term.size())));
-          });
+          embedder_->EmbedQuery(query.text, idf, query.deadline);
       if (!embedded.ok()) return embedded.status();
       query_vector = *std::move(embedded);
     }

@@ -26,6 +26,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "index/collection_config.h"
 #include "index/document.h"
 #include "index/document_preparation.h"
@@ -61,6 +62,8 @@ struct SearchQuery {
   float mmr_lambda = 0;             // in (0, 1]; 0: no MMR (index/search/mmr.h)
   std::optional<float> min_score;
   Bm25Params bm25;
+  // The caller's deadline, for work that calls out (a remote embedder embedding the text).
+  absl::Time deadline = absl::InfiniteFuture();
 };
 
 struct Hit {

@@ -9,6 +9,7 @@
 
 #include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "absl/types/span.h"
 
 namespace quarry {
@@ -25,9 +26,11 @@ class Embedder {
 
   // One query's vector, given how informative each of its analyzed terms is in the collection
   // (`term_weight(term)`, e.g. BM25's idf). An embedder that can use collection statistics
-  // weighs the query's features with them; the default ignores them. Thread-safe.
+  // weighs the query's features with them; the default ignores them. An embedder that calls
+  // out gives up by `deadline` (the caller's: DEADLINE_EXCEEDED). Thread-safe.
   virtual absl::StatusOr<std::vector<float>> EmbedQuery(
-      std::string_view text, absl::FunctionRef<float(std::string_view term)> term_weight) const {
+      std::string_view text, absl::FunctionRef<float(std::string_view term)> term_weight,
+      absl::Time deadline) const {
     return Embed({&text, 1});
   }
 };

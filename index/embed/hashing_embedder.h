@@ -42,8 +42,8 @@ class HashingEmbedder : public Embedder {
   // sharing its rare words score higher than those sharing its common ones. Documents stay
   // unweighted, so no collection statistics are stored in their vectors.
   absl::StatusOr<std::vector<float>> EmbedQuery(
-      std::string_view text,
-      absl::FunctionRef<float(std::string_view term)> term_weight) const override;
+      std::string_view text, absl::FunctionRef<float(std::string_view term)> term_weight,
+      absl::Time deadline) const override;
 
   // Embeds one text into `out` (dimension() floats). Precondition: valid UTF-8.
   void EmbedOne(std::string_view text, float* out) const;

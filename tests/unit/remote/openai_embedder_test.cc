@@ -241,16 +241,26 @@ TEST_CASE("Each embeddings request is reported to the observer with its outcome 
   CHECK(observer.calls[2].input_tokens == 1);
 }
 
-TEST_CASE("An embedding call is bounded by its timeout", "[embed]") {
+TEST_CASE("An embedding call is bounded by its timeout, a query also by the caller's deadline",
+          "[embed]") {
   FakeLlmServer fake;
   FakeReply stalled;
   stalled.content_type = "application/json";
   stalled.delay_headers_ms = 30000;
   fake.Enqueue(stalled, FakeEndpoint::kEmbeddings);
   OpenAiEmbeddingsEndpoint endpoint = FastEndpoint(fake);
-  endpoint.call_timeout = absl::Milliseconds(300);
-  std::unique_ptr<OpenAiEmbedder> embedder = MakeEmbedder(endpoint);
-  const absl::Status status = embedder->Embed({kTexts[0]}).status();
+  absl::Status status;
+  SECTION("the endpoint's call timeout") {
+    endpoint.call_timeout = absl::Milliseconds(300);
+    status = MakeEmbedder(endpoint)->Embed({kTexts[0]}).status();
+  }
+  SECTION("a query's deadline, well before the call timeout") {
+    endpoint.call_timeout = absl::Seconds(60);
+    const auto weight = [](std::string_view) { return 1.0f; };
+    status = MakeEmbedder(endpoint)
+                 ->EmbedQuery(kTexts[0], weight, absl::Now() + absl::Milliseconds(300))
+                 .status();
+  }
   CHECK(status.code() == absl::StatusCode::kDeadlineExceeded);
   CHECK(fake.request_count() == 1);
 }

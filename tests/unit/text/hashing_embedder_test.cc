@@ -220,8 +220,8 @@ TEST_CASE("Query term weights favour documents sharing the query's rare words", 
   const auto embedder = MakeEmbedder();
   const std::string_view query = "cell zebrafish";
   // Equal weights: the unweighted vector.
-  absl::StatusOr<std::vector<float>> plain =
-      embedder->EmbedQuery(query, [](std::string_view) { return 2.0f; });
+  absl::StatusOr<std::vector<float>> plain = embedder->EmbedQuery(
+      query, [](std::string_view) { return 2.0f; }, absl::InfiniteFuture());
   REQUIRE(plain.ok());
   const std::vector<float> unweighted = EmbedOne(*embedder, query);
   for (size_t i = 0; i < unweighted.size(); ++i) CHECK((*plain)[i] == Approx(unweighted[i]));
@@ -229,13 +229,15 @@ TEST_CASE("Query term weights favour documents sharing the query's rare words", 
   const std::vector<float> common = EmbedOne(*embedder, "cell biology of the cell");
   const std::vector<float> rare = EmbedOne(*embedder, "zebrafish fins regrow");
   auto weigh = [](std::string_view term) { return term == "zebrafish" ? 5.0f : 0.5f; };
-  absl::StatusOr<std::vector<float>> weighted = embedder->EmbedQuery(query, weigh);
+  absl::StatusOr<std::vector<float>> weighted =
+      embedder->EmbedQuery(query, weigh, absl::InfiniteFuture());
   REQUIRE(weighted.ok());
   CHECK(Dot(*weighted, rare) > Dot(*weighted, common) + 0.2);
   CHECK(Dot(*weighted, rare) > Dot(unweighted, rare) + 0.1);
   CHECK(Dot(*weighted, *weighted) == Approx(1.0));
 
-  CHECK(absl::IsInvalidArgument(embedder->EmbedQuery("\xff", weigh).status()));
+  CHECK(absl::IsInvalidArgument(
+      embedder->EmbedQuery("\xff", weigh, absl::InfiniteFuture()).status()));
 }
 
 }  // namespace
