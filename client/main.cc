@@ -73,6 +73,11 @@ ABSL_FLAG(bool, stream, false, "Send all batches over one IngestStream call");
 // search and ask.
 ABSL_FLAG(int32_t, k, 10, "Number of hits (search) or sources (ask; default: the server's)");
 ABSL_FLAG(std::string, mode, "", "dense, lexical or hybrid (default: the server's)");
+ABSL_FLAG(bool, rerank, false,
+          "Rerank the fused hits with the server's reranker (the fused order is kept, with a "
+          "note, when it has none or it fails)");
+ABSL_FLAG(int32_t, rerank_candidates, 0,
+          "With --rerank: fused hits the reranker scores (0: the server's default, max(k, 50))");
 ABSL_FLAG(std::string, vector_file, "",
           "Search with this query vector (numbers separated by spaces or commas, or a JSON "
           "array) instead of text");
@@ -105,12 +110,14 @@ Usage:
   quarry collections delete NAME
   quarry ingest --collection C [--batch N] [--batch_bytes B] [--stream] PATH...
   quarry search TEXT --collection C [--k N] [--mode dense|lexical|hybrid] [--filter EXPR]...
+                     [--rerank [--rerank_candidates N]]
   quarry search --vector_file F --collection C [--k N] [--filter EXPR]...
   quarry get --collection C ID
   quarry health                      exit 0 if the server reports SERVING
   quarry delete --collection C ID...
   quarry ask QUESTION --collection C [--k N] [--model M] [--extractive]
                       [--mode dense|lexical|hybrid] [--filter EXPR]...
+                      [--rerank [--rerank_candidates N]]
   quarry eval --collection C --queries FILE --qrels FILE [--run FILE] [--k N (100)]
               [--mode M] [--filter EXPR]... [--fusion rrf|weighted] [--rrf_k N]
               [--dense_weight W] [--candidates N] [--mmr_lambda L] [--bm25_k1 K] [--bm25_b B]
@@ -282,7 +289,8 @@ absl::StatusOr<std::string> RequiredCollection() {
   return collection;
 }
 
-// Top-k, mode and filters, shared by search and ask. `top_k` 0 leaves the server's default.
+// Top-k, mode, reranking and filters, shared by search and ask. `top_k` 0 leaves the server's
+// default.
 absl::Status BuildRetrievalOptions(const Context& context, int32_t top_k,
                                    v1::RetrievalOptions* options) {
   if (top_k < 0 || (top_k == 0 && context.flags_set.contains("k"))) {
@@ -292,6 +300,13 @@ absl::Status BuildRetrievalOptions(const Context& context, int32_t top_k,
   absl::StatusOr<v1::SearchMode> mode = client::ParseSearchMode(absl::GetFlag(FLAGS_mode));
   if (!mode.ok()) return mode.status();
   options->set_mode(*mode);
+  const int32_t candidates = absl::GetFlag(FLAGS_rerank_candidates);
+  if (candidates < 0) return absl::InvalidArgumentError("--rerank_candidates must be at least 0");
+  if (candidates > 0 && !absl::GetFlag(FLAGS_rerank)) {
+    return absl::InvalidArgumentError("--rerank_candidates needs --rerank");
+  }
+  options->set_rerank(absl::GetFlag(FLAGS_rerank));
+  options->set_rerank_candidates(candidates);
   if (!context.filters.empty()) {
     absl::StatusOr<v1::Filter> filter = client::ParseFilterExpressions(context.filters);
     if (!filter.ok()) return filter.status();
@@ -690,7 +705,8 @@ void PrintHits(const v1::SearchResponse& response) {
                  hit.title().empty() ? "(untitled)" : Snippet(hit.title()));
     if (!hit.text().empty()) absl::PrintF("      %s\n", Snippet(hit.text()));
   }
-  absl::PrintF("%s (%s, %.1f ms)\n", Count(response.hits_size(), "hit"), ModeName(response.mode()),
+  absl::PrintF("%s (%s%s, %.1f ms)\n", Count(response.hits_size(), "hit"),
+               ModeName(response.mode()), response.reranked() ? ", reranked" : "",
                response.timings().total_ms());
 }
 
@@ -885,11 +901,15 @@ const std::vector<Command>& Commands() {
       {"collections get", {}, CollectionsGet},
       {"collections delete", {}, CollectionsDelete},
       {"ingest", {"collection", "batch", "batch_bytes", "stream"}, Ingest},
-      {"search", {"collection", "k", "mode", "filter", "vector_file"}, Search},
+      {"search",
+       {"collection", "k", "mode", "filter", "vector_file", "rerank", "rerank_candidates"},
+       Search},
       {"get", {"collection"}, Get},
       {"health", {}, Health},
       {"delete", {"collection"}, Delete},
-      {"ask", {"collection", "k", "mode", "filter", "model", "extractive"}, Ask},
+      {"ask",
+       {"collection", "k", "mode", "filter", "model", "extractive", "rerank", "rerank_candidates"},
+       Ask},
       {"eval", EvalFlagNames(), Eval},
       {"keys new", {}, KeysNewCommand},
       {"keys hash", {}, KeysHashCommand},

@@ -232,6 +232,39 @@ ProcessResult Ask(TestServer& server, const TempDir& scratch, const std::string&
   return RunProcess(arguments, scratch);
 }
 
+TEST_CASE("quarry search --rerank prints the reranker's order", "[remote][rerank]") {
+  FakeLlmServer fake;
+  TestServer server({"--reranker_url=http://127.0.0.1:" + std::to_string(fake.port()) + "/rerank"});
+  Client client(server.process());
+  REQUIRE_OK(client.CreateCollection("geo"));
+  REQUIRE_OK(client.Ingest("geo", GeographyDocs()));
+  TempDir scratch("quarry-search-rerank");
+  const std::vector<std::string> search = {QUARRY_CLI_BINARY,
+                                           "search",
+                                           "moon marine fish species",
+                                           "--collection=geo",
+                                           "--address=" + server->address(),
+                                           "--k=2"};
+
+  std::vector<std::string> reranked = search;
+  reranked.insert(reranked.end(), {"--rerank", "--rerank_candidates=4"});
+  const ProcessResult result = RunProcess(reranked, scratch);
+  INFO(result.output);
+  REQUIRE(result.exit_code == 0);
+  CHECK(result.output.find("reranked") != std::string::npos);
+  CHECK(result.output.find("reef#0") < result.output.find("tides#0"));
+  const std::vector<Json> calls = RequestsTo(fake, "/rerank");
+  REQUIRE(calls.size() == 1);
+  CHECK(calls[0]["documents"].size() == 4);
+
+  std::vector<std::string> without_rerank = search;
+  without_rerank.push_back("--rerank_candidates=4");
+  const ProcessResult refused = RunProcess(without_rerank, scratch);
+  CHECK(refused.exit_code != 0);
+  CHECK(refused.output.find("--rerank_candidates needs --rerank") != std::string::npos);
+  CHECK(RequestsTo(fake, "/rerank").size() == 1);
+}
+
 TEST_CASE("quarry ask streams the LLM's answer and prints the numbered sources", "[remote][ask]") {
   FakeLlmServer fake;
   TestServer server({"--llm_base_url=" + fake.base_url(), "--llm_model=fake-model"});
