@@ -252,8 +252,7 @@ Bm25Statistics CollectionBm25Statistics(const CollectionState& state,
 // The `depth` best allowed chunks of the collection for a BM25 query.
 std::vector<ScoredLabel> SearchLexical(const std::vector<SegmentView>& segments,
                                        absl::Span<const WeightedTerm> query, int depth,
-                                       const Bm25Params& params,
-                                       const Bm25Statistics& statistics) {
+                                       const Bm25Params& params, const Bm25Statistics& statistics) {
   std::vector<std::vector<ScoredLabel>> per_segment(segments.size());
   for (size_t i = 0; i < segments.size(); ++i) {
     if (segments[i].allowed->size() == 0) continue;
@@ -546,13 +545,12 @@ absl::Status Collection::ValidateQuery(const SearchQuery& query) const {
   }
   const RelevanceFeedbackParams& feedback = query.feedback;
   const int feedback_documents = query.feedback_documents.value_or(0);
-  if (feedback_documents < 0 || feedback_documents > kMaxFeedbackDocuments ||
-      feedback.terms < 1 || feedback.terms > kMaxFeedbackTerms ||
+  if (feedback_documents < 0 || feedback_documents > kMaxFeedbackDocuments || feedback.terms < 1 ||
+      feedback.terms > kMaxFeedbackTerms ||
       !(feedback.original_weight >= 0 && feedback.original_weight <= 1)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("feedback_documents must be in 0..", kMaxFeedbackDocuments,
-                     ", feedback_terms in 1..", kMaxFeedbackTerms,
-                     " and feedback_original_weight in [0, 1]"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "feedback_documents must be in 0..", kMaxFeedbackDocuments, ", feedback_terms in 1..",
+        kMaxFeedbackTerms, " and feedback_original_weight in [0, 1]"));
   }
   if (query.min_score.has_value() && !std::isfinite(*query.min_score)) {
     return absl::InvalidArgumentError("min_score must be a finite number");

@@ -40,7 +40,8 @@ TEST_CASE("RM3 weighs feedback words by chunk score and frequency, worked by han
 
 TEST_CASE("Without feedback the query keeps its own words, repeats weighing more", "[feedback]") {
   RelevanceFeedbackParams params;
-  const std::map<std::string, double> weights = AsMap(ExpandQuery(Terms{"a", "a", "b"}, {}, params));
+  const std::map<std::string, double> weights =
+      AsMap(ExpandQuery(Terms{"a", "a", "b"}, {}, params));
   REQUIRE(weights.size() == 2);
   CHECK(weights.at("a") == Approx(2.0 / 3));
   CHECK(weights.at("b") == Approx(1.0 / 3));
