@@ -33,6 +33,12 @@ ABSL_FLAG(int32_t, max_chunks_per_document, 1,
           "eval: at most this many chunks per document (0: no limit)");
 ABSL_FLAG(double, bm25_k1, 0.9, "eval: BM25 k1");
 ABSL_FLAG(double, bm25_b, 0.4, "eval: BM25 b");
+ABSL_FLAG(int32_t, feedback_documents, 0,
+          "eval: pseudo-relevance feedback chunks for the lexical leg, 0: none "
+          "(unset: the server's, 3 in hybrid mode, 0 in lexical)");
+ABSL_FLAG(int32_t, feedback_terms, 20, "eval: expansion words from the feedback chunks");
+ABSL_FLAG(double, feedback_original_weight, 0.7,
+          "eval: weight of the original query words against the expansion, in [0, 1]");
 
 namespace quarry::cli {
 namespace {
@@ -88,6 +94,14 @@ void ApplyEvalOptions(const absl::flat_hash_set<std::string>& given,
     options->set_bm25_k1(static_cast<float>(absl::GetFlag(FLAGS_bm25_k1)));
   if (given.contains("bm25_b"))
     options->set_bm25_b(static_cast<float>(absl::GetFlag(FLAGS_bm25_b)));
+  if (given.contains("feedback_documents"))
+    options->set_feedback_documents(absl::GetFlag(FLAGS_feedback_documents));
+  if (given.contains("feedback_terms"))
+    options->set_feedback_terms(absl::GetFlag(FLAGS_feedback_terms));
+  if (given.contains("feedback_original_weight")) {
+    options->set_feedback_original_weight(
+        static_cast<float>(absl::GetFlag(FLAGS_feedback_original_weight)));
+  }
 }
 
 // "hybrid" for SEARCH_MODE_HYBRID.
@@ -113,7 +127,10 @@ const std::vector<std::string>& EvalFlagNames() {
                                    "mmr_lambda",
                                    "max_chunks_per_document",
                                    "bm25_k1",
-                                   "bm25_b"};
+                                   "bm25_b",
+                                   "feedback_documents",
+                                   "feedback_terms",
+                                   "feedback_original_weight"};
   return *names;
 }
 

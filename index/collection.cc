@@ -23,6 +23,9 @@ namespace quarry {
 namespace {
 
 constexpr int kMaxCandidates = 10000;
+// Feedback chunks are re-analyzed per query: keep that bounded.
+constexpr int kMaxFeedbackDocuments = 100;
+constexpr int kMaxFeedbackTerms = 1000;
 
 double MillisecondsSince(absl::Time start) {
   return absl::ToDoubleMilliseconds(absl::Now() - start);
@@ -223,6 +226,40 @@ std::vector<ScoredLabel> MergeSegments(std::vector<std::vector<ScoredLabel>> per
   SortBestFirst(merged);
   if (static_cast<int>(merged.size()) > k) merged.resize(static_cast<size_t>(k));
   return merged;
+}
+
+// Collection-wide BM25 statistics of `terms`: every segment's, less the shard chunks that newer
+// records hide.
+Bm25Statistics CollectionBm25Statistics(const CollectionState& state,
+                                        const std::vector<SegmentView>& segments,
+                                        absl::Span<const std::string> terms)
+    ABSL_SHARED_LOCKS_REQUIRED(state.mutex) {
+  Bm25Statistics statistics;
+  for (const SegmentView& segment : segments) segment.lexical->AddStatistics(terms, &statistics);
+  for (const ShardSlot& slot : state.shards) {
+    statistics.chunks -= slot.hidden_lexical.chunks;
+    statistics.total_length -= slot.hidden_lexical.total_length;
+    for (auto& [term, frequency] : statistics.document_frequency) {
+      if (auto hidden = slot.hidden_lexical.document_frequency.find(term);
+          hidden != slot.hidden_lexical.document_frequency.end()) {
+        frequency -= hidden->second;
+      }
+    }
+  }
+  return statistics;
+}
+
+// The `depth` best allowed chunks of the collection for a BM25 query.
+std::vector<ScoredLabel> SearchLexical(const std::vector<SegmentView>& segments,
+                                       absl::Span<const WeightedTerm> query, int depth,
+                                       const Bm25Params& params, const Bm25Statistics& statistics) {
+  std::vector<std::vector<ScoredLabel>> per_segment(segments.size());
+  for (size_t i = 0; i < segments.size(); ++i) {
+    if (segments[i].allowed->size() == 0) continue;
+    per_segment[i] =
+        segments[i].lexical->Search(query, depth, params, segments[i].allowed, &statistics);
+  }
+  return MergeSegments(std::move(per_segment), segments, depth);
 }
 
 // The segment holding a collection-wide label: the one with the highest base at or below it.
@@ -506,6 +543,15 @@ absl::Status Collection::ValidateQuery(const SearchQuery& query) const {
   if (!(query.bm25.k1 >= 0 && query.bm25.k1 <= 10) || !(query.bm25.b >= 0 && query.bm25.b <= 1)) {
     return absl::InvalidArgumentError("bm25_k1 must be in [0, 10] and bm25_b in [0, 1]");
   }
+  const RelevanceFeedbackParams& feedback = query.feedback;
+  const int feedback_documents = query.feedback_documents.value_or(0);
+  if (feedback_documents < 0 || feedback_documents > kMaxFeedbackDocuments || feedback.terms < 1 ||
+      feedback.terms > kMaxFeedbackTerms ||
+      !(feedback.original_weight >= 0 && feedback.original_weight <= 1)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "feedback_documents must be in 0..", kMaxFeedbackDocuments, ", feedback_terms in 1..",
+        kMaxFeedbackTerms, " and feedback_original_weight in [0, 1]"));
+  }
   if (query.min_score.has_value() && !std::isfinite(*query.min_score)) {
     return absl::InvalidArgumentError("min_score must be a finite number");
   }
@@ -616,20 +662,7 @@ absl::StatusOr<SearchResult> Collection::Search(const SearchQuery& query) const 
 
   // Collection-wide N, average length and df: a chunk's BM25 score must not depend on which
   // shard holds it, and the embedder weighs query words by the same idf.
-  Bm25Statistics statistics;
-  for (const SegmentView& segment : segments) {
-    segment.lexical->AddStatistics(query_terms, &statistics);
-  }
-  for (const ShardSlot& slot : state->shards) {
-    statistics.chunks -= slot.hidden_lexical.chunks;
-    statistics.total_length -= slot.hidden_lexical.total_length;
-    for (auto& [term, frequency] : statistics.document_frequency) {
-      if (auto hidden = slot.hidden_lexical.document_frequency.find(term);
-          hidden != slot.hidden_lexical.document_frequency.end()) {
-        frequency -= hidden->second;
-      }
-    }
-  }
+  const Bm25Statistics statistics = CollectionBm25Statistics(*state, segments, query_terms);
 
   std::vector<float> query_vector;
   if (use_dense) {
@@ -673,13 +706,28 @@ absl::StatusOr<SearchResult> Collection::Search(const SearchQuery& query) const 
   }
   if (use_lexical) {
     const absl::Time lexical_start = absl::Now();
-    std::vector<std::vector<ScoredLabel>> per_segment(segments.size());
-    for (size_t i = 0; i < segments.size(); ++i) {
-      if (segments[i].allowed->size() == 0) continue;
-      per_segment[i] = segments[i].lexical->Search(query_terms, depth, query.bm25,
-                                                   segments[i].allowed, &statistics);
+    const int feedback_documents = query.feedback_documents.value_or(
+        *mode == SearchMode::kHybrid ? kHybridFeedbackDocuments : 0);
+    std::vector<WeightedTerm> weighted;
+    for (const std::string& term : query_terms) weighted.push_back({term, 1.0});
+    // The first pass must reach the feedback chunks even when top_k is smaller.
+    lexical_hits = SearchLexical(segments, weighted, std::max(depth, feedback_documents),
+                                 query.bm25, statistics);
+    if (feedback_documents > 0 && !lexical_hits.empty()) {
+      std::vector<FeedbackChunk> feedback;
+      for (const ScoredLabel& hit :
+           absl::MakeConstSpan(lexical_hits)
+               .first(std::min(lexical_hits.size(), static_cast<size_t>(feedback_documents)))) {
+        const Hit chunk = MakeHit(*state, hit.label, hit.score);
+        feedback.push_back(
+            {hit.score, analyzer_.Terms(text::ChunkTextWithTitle(chunk.title, chunk.text))});
+      }
+      const std::vector<WeightedTerm> expanded = ExpandQuery(query_terms, feedback, query.feedback);
+      std::vector<std::string> expanded_terms;
+      for (const WeightedTerm& term : expanded) expanded_terms.push_back(term.term);
+      lexical_hits = SearchLexical(segments, expanded, depth, query.bm25,
+                                   CollectionBm25Statistics(*state, segments, expanded_terms));
     }
-    lexical_hits = MergeSegments(std::move(per_segment), segments, depth);
     result.timings.lexical_ms = MillisecondsSince(lexical_start);
   }
 

@@ -261,6 +261,11 @@ absl::Status ApplyRetrievalOptions(const v1::RetrievalOptions& options, SearchQu
   if (options.has_min_score()) query.min_score = options.min_score();
   if (options.has_bm25_k1()) query.bm25.k1 = options.bm25_k1();
   if (options.has_bm25_b()) query.bm25.b = options.bm25_b();
+  if (options.has_feedback_documents()) query.feedback_documents = options.feedback_documents();
+  if (options.has_feedback_terms()) query.feedback.terms = options.feedback_terms();
+  if (options.has_feedback_original_weight()) {
+    query.feedback.original_weight = options.feedback_original_weight();
+  }
   return absl::OkStatus();
 }
 

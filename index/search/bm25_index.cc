@@ -252,8 +252,20 @@ void Bm25Index::AddStatistics(absl::Span<const std::string> query_terms,
 std::vector<ScoredLabel> Bm25Index::Search(absl::Span<const std::string> query_terms, int k,
                                            const Bm25Params& params, const LabelSet* allowed,
                                            const Bm25Statistics* statistics) const {
+  std::vector<WeightedTerm> query;
+  query.reserve(query_terms.size());
+  for (const std::string& term : query_terms) query.push_back({term, 1.0});
+  return Search(query, k, params, allowed, statistics);
+}
+
+std::vector<ScoredLabel> Bm25Index::Search(absl::Span<const WeightedTerm> query, int k,
+                                           const Bm25Params& params, const LabelSet* allowed,
+                                           const Bm25Statistics* statistics) const {
   Bm25Statistics own;
   if (statistics == nullptr) {
+    std::vector<std::string> query_terms;
+    query_terms.reserve(query.size());
+    for (const WeightedTerm& term : query) query_terms.push_back(term.term);
     AddStatistics(query_terms, &own);
     statistics = &own;
   }
@@ -268,14 +280,14 @@ std::vector<ScoredLabel> Bm25Index::Search(absl::Span<const std::string> query_t
   // Sparse accumulator: its size follows the matching postings, not the corpus.
   absl::flat_hash_map<int64_t, double> accumulator;
   absl::flat_hash_set<absl::string_view> seen;
-  for (const std::string& query_term : query_terms) {
+  for (const auto& [query_term, weight] : query) {
     // A repeated query term counts once.
     if (!seen.insert(query_term).second) continue;
     const auto it = terms_.find(query_term);
     if (it == terms_.end() || it->second.live_document_frequency <= 0) continue;
     const auto frequency = statistics->document_frequency.find(query_term);
     if (frequency == statistics->document_frequency.end() || frequency->second <= 0) continue;
-    const double idf = statistics->Idf(query_term);
+    const double idf = weight * statistics->Idf(query_term);
     for (const Posting& posting : it->second.postings) {
       if (!live_.Contains(posting.label)) continue;
       if (allowed != nullptr && !allowed->Contains(posting.label)) continue;

@@ -29,6 +29,13 @@
 
 namespace quarry {
 
+// A query term with its weight: its BM25 contribution is multiplied by `weight`. Expanded
+// queries (index/search/relevance_feedback.h) weigh feedback terms below the original ones.
+struct WeightedTerm {
+  std::string term;
+  double weight = 1;
+};
+
 struct Bm25Params {
   float k1 = 0.9f;
   float b = 0.4f;
@@ -59,6 +66,10 @@ class Bm25Index {
   // query term do not appear. Scores use `statistics` (null: this index's own), which must
   // cover `query_terms`. Thread-safe against other const calls.
   std::vector<ScoredLabel> Search(absl::Span<const std::string> query_terms, int k,
+                                  const Bm25Params& params, const LabelSet* allowed,
+                                  const Bm25Statistics* statistics = nullptr) const;
+  // The same with weighted query terms (a repeated term counts once, with its first weight).
+  std::vector<ScoredLabel> Search(absl::Span<const WeightedTerm> query, int k,
                                   const Bm25Params& params, const LabelSet* allowed,
                                   const Bm25Statistics* statistics = nullptr) const;
 

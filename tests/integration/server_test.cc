@@ -1108,6 +1108,25 @@ TEST_CASE_METHOD(BadInputFixture, "bad input: vector of the wrong dimension is I
   CheckUnchanged();
 }
 
+TEST_CASE_METHOD(BadInputFixture, "bad input: relevance feedback out of range is INVALID_ARGUMENT",
+                 "[bad]") {
+  v1::SearchRequest documents = TextQuery("docs", "bees", v1::SEARCH_MODE_HYBRID, 10);
+  documents.mutable_options()->set_feedback_documents(101);
+  CHECK_REJECTED(client.Search(documents), grpc::StatusCode::INVALID_ARGUMENT, "feedback_documents");
+  v1::SearchRequest terms = TextQuery("docs", "bees", v1::SEARCH_MODE_LEXICAL, 10);
+  terms.mutable_options()->set_feedback_terms(0);
+  CHECK_REJECTED(client.Search(terms), grpc::StatusCode::INVALID_ARGUMENT, "feedback_terms");
+  v1::SearchRequest weight = TextQuery("docs", "bees", v1::SEARCH_MODE_HYBRID, 10);
+  weight.mutable_options()->set_feedback_original_weight(1.5f);
+  CHECK_REJECTED(client.Search(weight), grpc::StatusCode::INVALID_ARGUMENT, "feedback_original_weight");
+  CheckUnchanged();
+  v1::SearchRequest good = TextQuery("docs", "bees", v1::SEARCH_MODE_LEXICAL, 10);
+  good.mutable_options()->set_feedback_documents(2);
+  v1::SearchResponse response;
+  CHECK_OK(client.Search(good, &response));
+  CHECK(response.hits_size() > 0);
+}
+
 TEST_CASE_METHOD(BadInputFixture, "bad input: top_k out of range is INVALID_ARGUMENT", "[bad]") {
   for (int top_k : {-1, -1000, INT_MIN, 1001, INT_MAX}) {
     INFO("top_k " << top_k);

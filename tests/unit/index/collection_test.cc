@@ -2,6 +2,7 @@
 
 #include <stdlib.h>
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
@@ -216,6 +217,41 @@ TEST_CASE("bad queries are rejected with a clear message", "[collection]") {
   query.text = "x";
   query.filter = Filter{};  // kAll without children
   CHECK(absl::IsInvalidArgument(collection->Search(query).status()));
+  query.filter.reset();
+  query.feedback_documents = -1;
+  CHECK(absl::IsInvalidArgument(collection->Search(query).status()));
+  query.feedback_documents = 3;
+  query.feedback.original_weight = 1.5f;
+  CHECK(absl::IsInvalidArgument(collection->Search(query).status()));
+}
+
+TEST_CASE("relevance feedback finds a chunk that holds none of the query's words",
+          "[collection][feedback]") {
+  TemporaryDirectory directory;
+  auto catalog = OpenCatalog(directory.path());
+  auto collection = CreateCollection(*catalog, "docs");
+  std::vector<Document> corpus = Corpus();
+  corpus.push_back(MakeDocument("caldera", "A caldera forms after a volcano collapses."));
+  corpus.push_back(MakeDocument("lava", "Lava and magma flow from a volcano."));
+  corpus.push_back(MakeDocument("basalt", "Lava cools into basalt."));  // no query word
+  REQUIRE(collection->Ingest(corpus).ok());
+  SearchQuery query;
+  query.text = "magma volcano";
+  query.mode = SearchMode::kLexical;
+  auto ids = [&]() {
+    absl::StatusOr<SearchResult> result = collection->Search(query);
+    REQUIRE(result.ok());
+    std::vector<std::string> found;
+    for (const Hit& hit : result->hits) found.push_back(hit.document_id);
+    return found;
+  };
+  const std::vector<std::string> plain = ids();  // lexical mode: no feedback by default
+  CHECK(std::find(plain.begin(), plain.end(), "basalt") == plain.end());
+  query.feedback_documents = 1;  // "lava" ranks first: both query words, shortest chunk
+  const std::vector<std::string> expanded = ids();
+  REQUIRE(!expanded.empty());
+  CHECK(expanded.front() == "lava");
+  CHECK(std::find(expanded.begin(), expanded.end(), "basalt") != expanded.end());
 }
 
 TEST_CASE("filters keep top_k full and exclude non-matching documents", "[collection]") {
