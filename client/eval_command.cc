@@ -33,6 +33,8 @@ ABSL_FLAG(int32_t, max_chunks_per_document, 1,
           "eval: at most this many chunks per document (0: no limit)");
 ABSL_FLAG(double, bm25_k1, 0.9, "eval: BM25 k1");
 ABSL_FLAG(double, bm25_b, 0.4, "eval: BM25 b");
+ABSL_FLAG(int32_t, ef_search, 0, "eval: HNSW beam width of dense search (0: the server's, 128)");
+ABSL_FLAG(int32_t, nprobe, 0, "eval: IVF lists probed by dense search (0: the shard's own)");
 
 namespace quarry::cli {
 namespace {
@@ -88,6 +90,8 @@ void ApplyEvalOptions(const absl::flat_hash_set<std::string>& given,
     options->set_bm25_k1(static_cast<float>(absl::GetFlag(FLAGS_bm25_k1)));
   if (given.contains("bm25_b"))
     options->set_bm25_b(static_cast<float>(absl::GetFlag(FLAGS_bm25_b)));
+  options->set_ef_search(absl::GetFlag(FLAGS_ef_search));
+  options->set_nprobe(absl::GetFlag(FLAGS_nprobe));
 }
 
 // "hybrid" for SEARCH_MODE_HYBRID.
@@ -113,7 +117,9 @@ const std::vector<std::string>& EvalFlagNames() {
                                    "mmr_lambda",
                                    "max_chunks_per_document",
                                    "bm25_k1",
-                                   "bm25_b"};
+                                   "bm25_b",
+                                   "ef_search",
+                                   "nprobe"};
   return *names;
 }
 

@@ -31,6 +31,7 @@
 #include "index/document_preparation.h"
 #include "index/embed/embedder.h"
 #include "index/search/bm25_index.h"
+#include "index/search/dense_index.h"
 #include "index/search/filter.h"
 #include "index/shard/manifest.h"
 #include "index/store/ingest_log.h"
@@ -61,6 +62,8 @@ struct SearchQuery {
   float mmr_lambda = 0;             // in (0, 1]; 0: no MMR (index/search/mmr.h)
   std::optional<float> min_score;
   Bm25Params bm25;
+  int ef_search = 0;  // HNSW beam, 0..kMaxEfSearch; 0: DenseIndex's default
+  int nprobe = 0;     // IVF lists probed, 0..kMaxNprobe; 0: each shard's own
 };
 
 struct Hit {

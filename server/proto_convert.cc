@@ -261,6 +261,8 @@ absl::Status ApplyRetrievalOptions(const v1::RetrievalOptions& options, SearchQu
   if (options.has_min_score()) query.min_score = options.min_score();
   if (options.has_bm25_k1()) query.bm25.k1 = options.bm25_k1();
   if (options.has_bm25_b()) query.bm25.b = options.bm25_b();
+  query.ef_search = options.ef_search();
+  query.nprobe = options.nprobe();
   return absl::OkStatus();
 }
 
