@@ -1,7 +1,7 @@
 // The in-process baseline of `quarry bench search-vector`: the FAISS index of a shard the
 // server serves (its dense.faiss, read as the server reads it), searched directly with FAISS
 // in this process, one query at a time, on 1..N threads, with the parameters the server uses
-// (HNSW efSearch 64 unless told otherwise, the IVF nprobe stored in the file). Server figures
+// (HNSW efSearch 128 unless told otherwise, the IVF nprobe stored in the file). Server figures
 // are divided by these, measured in the same run on the same machine.
 #ifndef QUARRY_CLIENT_BENCH_BASELINE_H_
 #define QUARRY_CLIENT_BENCH_BASELINE_H_

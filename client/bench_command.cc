@@ -63,8 +63,8 @@ ABSL_FLAG(std::string, truth_npy, "",
           "bench search-vector: int64 .npy exact neighbour rows (document ids) per query");
 ABSL_FLAG(std::string, baseline_shard, "",
           "bench search-vector: shard directory whose FAISS index is the in-process baseline");
-ABSL_FLAG(int32_t, baseline_ef_search, 64,
-          "bench search-vector: HNSW efSearch of the baseline (the server's default is 64)");
+ABSL_FLAG(int32_t, baseline_ef_search, 128,
+          "bench search-vector: HNSW efSearch of the baseline (the server's default is 128)");
 ABSL_FLAG(int32_t, server_pid, 0,
           "bench search-vector: the server's process id (same host), to report its CPU time per "
           "query next to the in-process baseline's");
@@ -92,7 +92,7 @@ Usage:
       creates C (embedder none, dimension of F) unless it exists, and ingests row i of F as
       document "i" (text "v<i>"); reports documents/s
   quarry bench search-vector --collection C --queries_npy Q --truth_npy T [--k 10]
-                             [--baseline_shard DIR [--baseline_ef_search 64]] [--repeats N]
+                             [--baseline_shard DIR [--baseline_ef_search 128]] [--repeats N]
       Search by vector; recall@k against T; with --baseline_shard, the same shard's FAISS index
       searched in this process on as many threads as clients, and the ratios; --repeats
       alternates the two N times and adds a row of medians

@@ -39,6 +39,8 @@ ABSL_FLAG(int32_t, feedback_documents, 0,
 ABSL_FLAG(int32_t, feedback_terms, 20, "eval: expansion words from the feedback chunks");
 ABSL_FLAG(double, feedback_original_weight, 0.7,
           "eval: weight of the original query words against the expansion, in [0, 1]");
+ABSL_FLAG(int32_t, ef_search, 0, "eval: HNSW beam width of dense search (0: the server's, 128)");
+ABSL_FLAG(int32_t, nprobe, 0, "eval: IVF lists probed by dense search (0: the shard's own)");
 
 namespace quarry::cli {
 namespace {
@@ -102,6 +104,8 @@ void ApplyEvalOptions(const absl::flat_hash_set<std::string>& given,
     options->set_feedback_original_weight(
         static_cast<float>(absl::GetFlag(FLAGS_feedback_original_weight)));
   }
+  options->set_ef_search(absl::GetFlag(FLAGS_ef_search));
+  options->set_nprobe(absl::GetFlag(FLAGS_nprobe));
 }
 
 // "hybrid" for SEARCH_MODE_HYBRID.
@@ -130,7 +134,9 @@ const std::vector<std::string>& EvalFlagNames() {
                                    "bm25_b",
                                    "feedback_documents",
                                    "feedback_terms",
-                                   "feedback_original_weight"};
+                                   "feedback_original_weight",
+                                   "ef_search",
+                                   "nprobe"};
   return *names;
 }
 

@@ -121,8 +121,9 @@ Usage:
   quarry eval --collection C --queries FILE --qrels FILE [--run FILE] [--k N (100)]
               [--mode M] [--filter EXPR]... [--fusion rrf|weighted] [--rrf_k N]
               [--dense_weight W] [--candidates N] [--mmr_lambda L] [--bm25_k1 K] [--bm25_b B]
-              [--max_chunks_per_document N (1)] [--feedback_documents N]
-              [--feedback_terms N (20)] [--feedback_original_weight W (0.7)]
+              [--ef_search N] [--nprobe N] [--max_chunks_per_document N (1)]
+              [--feedback_documents N] [--feedback_terms N (20)]
+              [--feedback_original_weight W (0.7)]
                       nDCG@10, Recall@10/100, MRR@10 and latency of Search over the queries
   quarry keys new                    print a new API key and its sha256 fingerprint
   quarry keys hash < KEYFILE         print the sha256 fingerprint of the key on stdin

@@ -13,6 +13,7 @@ build_packages=(
   libabsl-dev libfaiss-dev libopenblas-dev prometheus-cpp-dev
   catch2 libbenchmark-dev
   libcurl4-openssl-dev nlohmann-json3-dev libspdlog-dev libcpp-httplib-dev libstemmer-dev
+  libdeflate-dev
   libssl-dev openssl
   python3 python3-grpcio python3-grpc-tools
   python3-numpy python3-faiss  # benchmark vectors: ../shared/tools/gen_vectors.py
@@ -26,7 +27,7 @@ if ! command -v npm >/dev/null; then test_packages+=(npm); fi
 # What the built binaries load (FAISS links statically): for the slim runtime image.
 runtime_packages=(
   libgrpc++1.51 libgrpc29 libprotobuf32 libabsl20220623 libopenblas0 libgomp1 libcurl4
-  libspdlog1.10 libfmt9 libstemmer0d zlib1g libprometheus-cpp-core1.0 libprometheus-cpp-pull1.0
+  libspdlog1.10 libfmt9 libstemmer0d zlib1g libdeflate0 libprometheus-cpp-core1.0 libprometheus-cpp-pull1.0
   ca-certificates libssl3
 )
 

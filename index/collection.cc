@@ -552,6 +552,14 @@ absl::Status Collection::ValidateQuery(const SearchQuery& query) const {
         "feedback_documents must be in 0..", kMaxFeedbackDocuments, ", feedback_terms in 1..",
         kMaxFeedbackTerms, " and feedback_original_weight in [0, 1]"));
   }
+  if (query.ef_search < 0 || query.ef_search > kMaxEfSearch) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("ef_search must be in 0..", kMaxEfSearch, " (0: default), got ", query.ef_search));
+  }
+  if (query.nprobe < 0 || query.nprobe > kMaxNprobe) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("nprobe must be in 0..", kMaxNprobe, " (0: default), got ", query.nprobe));
+  }
   if (query.min_score.has_value() && !std::isfinite(*query.min_score)) {
     return absl::InvalidArgumentError("min_score must be a finite number");
   }
@@ -686,6 +694,9 @@ absl::StatusOr<SearchResult> Collection::Search(const SearchQuery& query) const 
   if (use_dense) {
     const absl::Time dense_start = absl::Now();
     std::vector<std::vector<ScoredLabel>> per_segment(segments.size());
+    DenseSearchOptions dense_options;
+    dense_options.ef_search = query.ef_search;
+    dense_options.nprobe = query.nprobe;
     for (size_t i = 0; i < segments.size(); ++i) {
       if (segments[i].allowed->size() == 0) continue;
       // A large segment whose every label is allowed is searched without a selector: FAISS
@@ -693,11 +704,11 @@ absl::StatusOr<SearchResult> Collection::Search(const SearchQuery& query) const 
       // and IVF scans). Small ones keep the set, which DenseIndex scores exactly.
       const LabelSet* allowed = segments[i].allowed;
       if (allowed->size() == segments[i].dense->size() &&
-          allowed->size() > DenseSearchOptions().exact_scan_threshold) {
+          allowed->size() > dense_options.exact_scan_threshold) {
         allowed = nullptr;
       }
       absl::StatusOr<std::vector<ScoredLabel>> hits =
-          segments[i].dense->Search(query_vector, depth, allowed);
+          segments[i].dense->Search(query_vector, depth, allowed, dense_options);
       if (!hits.ok()) return hits.status();
       per_segment[i] = *std::move(hits);
     }

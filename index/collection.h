@@ -32,6 +32,7 @@
 #include "index/document_preparation.h"
 #include "index/embed/embedder.h"
 #include "index/search/bm25_index.h"
+#include "index/search/dense_index.h"
 #include "index/search/filter.h"
 #include "index/search/relevance_feedback.h"
 #include "index/shard/manifest.h"
@@ -72,6 +73,8 @@ struct SearchQuery {
   // costs nDCG@10 on SciFact's train queries.
   std::optional<int> feedback_documents;
   RelevanceFeedbackParams feedback;
+  int ef_search = 0;  // HNSW beam, 0..kMaxEfSearch; 0: DenseIndex's default
+  int nprobe = 0;     // IVF lists probed, 0..kMaxNprobe; 0: each shard's own
 };
 
 struct Hit {

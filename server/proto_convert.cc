@@ -266,6 +266,8 @@ absl::Status ApplyRetrievalOptions(const v1::RetrievalOptions& options, SearchQu
   if (options.has_feedback_original_weight()) {
     query.feedback.original_weight = options.feedback_original_weight();
   }
+  query.ef_search = options.ef_search();
+  query.nprobe = options.nprobe();
   return absl::OkStatus();
 }
 

@@ -58,7 +58,7 @@ constexpr int kMinDimension = 2;
 constexpr int kMaxDimension = 8192;
 // FAISS's own default; higher buys little recall for much slower inserts on the fresh index.
 constexpr int kEfConstruction = 40;
-constexpr int kDefaultEfSearch = 64;
+constexpr int kDefaultEfSearch = 128;
 // Widening the beam for a selective filter stops paying off beyond this; the exact-scan
 // fallback covers what the beam still misses.
 constexpr int kMaxFilteredEfSearch = 1024;

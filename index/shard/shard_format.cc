@@ -1,6 +1,6 @@
 #include "index/shard/shard_format.h"
 
-#include <zlib.h>
+#include <libdeflate.h>
 
 #include <algorithm>
 #include <bit>
@@ -62,8 +62,10 @@ bool IsPlainFileName(absl::string_view name) {
 }  // namespace
 
 uint32_t Crc32(absl::string_view bytes, uint32_t crc) {
-  return static_cast<uint32_t>(
-      crc32_z(crc, reinterpret_cast<const Bytef*>(bytes.data()), bytes.size()));
+  // libdeflate's CRC-32 is zlib's (same polynomial and values) computed with carry-less
+  // multiplication where the CPU has it: ~4x zlib 1.2.13's speed, and every shard file is
+  // checked in full when a shard opens.
+  return libdeflate_crc32(crc, bytes.data(), bytes.size());
 }
 
 // --- SHARD -----------------------------------------------------------------------------------

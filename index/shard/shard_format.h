@@ -49,7 +49,7 @@ inline constexpr char kTemporaryPrefix[] = ".tmp-";
 
 inline constexpr uint32_t kFormatVersion = 1;
 
-// zlib's CRC-32 of `bytes`, continuing from `crc` (0 to start).
+// The CRC-32 of zlib (and gzip) of `bytes`, continuing from `crc` (0 to start).
 uint32_t Crc32(absl::string_view bytes, uint32_t crc = 0);
 
 // --- SHARD -----------------------------------------------------------------------------------

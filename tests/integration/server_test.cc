@@ -1146,6 +1146,32 @@ TEST_CASE_METHOD(BadInputFixture, "bad input: top_k out of range is INVALID_ARGU
   CHECK(response.hits_size() == 1);
 }
 
+TEST_CASE_METHOD(BadInputFixture, "bad input: ef_search or nprobe out of range is INVALID_ARGUMENT",
+                 "[bad]") {
+  for (int value : {-1, INT_MIN, 4097, INT_MAX}) {
+    INFO("ef_search " << value);
+    v1::SearchRequest request = VectorQuery("vectors", Basis(8, 0));
+    request.mutable_options()->set_ef_search(value);
+    CHECK_REJECTED(client.Search(request), grpc::StatusCode::INVALID_ARGUMENT, "ef_search");
+  }
+  for (int value : {-1, INT_MIN, 65537, INT_MAX}) {
+    INFO("nprobe " << value);
+    v1::SearchRequest request = TextQuery("docs", "bees", v1::SEARCH_MODE_HYBRID, 5);
+    request.mutable_options()->set_nprobe(value);
+    CHECK_REJECTED(client.Search(request), grpc::StatusCode::INVALID_ARGUMENT, "nprobe");
+  }
+  CheckUnchanged();
+  // The edges are served.
+  v1::SearchRequest edges = VectorQuery("vectors", Basis(8, 0));
+  edges.mutable_options()->set_ef_search(4096);
+  edges.mutable_options()->set_nprobe(65536);
+  v1::SearchResponse response;
+  CHECK_OK(client.Search(edges, &response));
+  edges.mutable_options()->set_ef_search(1);
+  edges.mutable_options()->set_nprobe(1);
+  CHECK_OK(client.Search(edges, &response));
+}
+
 TEST_CASE_METHOD(BadInputFixture, "bad input: malformed filters are INVALID_ARGUMENT", "[bad]") {
   v1::Filter equals_without_value;
   equals_without_value.mutable_equals()->set_field("topic");

@@ -266,6 +266,33 @@ TEST_CASE("HNSW32 recall@10 is at least 0.9", "[dense]") {
   CHECK(recall >= 0.9);
 }
 
+TEST_CASE("A wider HNSW beam finds at least as many true neighbours", "[dense]") {
+  const int d = 64;
+  const std::vector<float> data = RandomUnitVectors(3000, d, 21);
+  const auto index = MakeIndex(d, "HNSW32", Metric::kInnerProduct, data);
+  const int num_queries = 50;
+  const std::vector<float> queries = RandomUnitVectors(num_queries, d, 22);
+  // Random 64-d data is hard for HNSW: a beam of 10 misses neighbours that 256 finds.
+  std::vector<double> recalls;
+  for (int ef : {10, 40, 256}) {
+    DenseSearchOptions options;
+    options.ef_search = ef;
+    double recall = 0;
+    for (int q = 0; q < num_queries; ++q) {
+      const auto query = Row(queries, d, q);
+      absl::StatusOr<std::vector<ScoredLabel>> hits = index->Search(query, 10, nullptr, options);
+      REQUIRE(hits.ok());
+      REQUIRE(hits->size() == 10);
+      recall += Recall(*hits, BruteForce(data, d, query, 10, Metric::kInnerProduct));
+    }
+    recalls.push_back(recall / num_queries);
+  }
+  INFO("recall@10 at ef 10, 40, 256: " << recalls[0] << ", " << recalls[1] << ", " << recalls[2]);
+  CHECK(recalls[0] < recalls[2]);
+  CHECK(recalls[0] <= recalls[1]);
+  CHECK(recalls[1] <= recalls[2]);
+}
+
 TEST_CASE("Filtered HNSW search fills k with allowed labels", "[dense]") {
   const int d = 64;
   const int64_t n = 3000;
