@@ -3,7 +3,6 @@
 #include <google/protobuf/descriptor.h>
 
 #include <chrono>
-#include <optional>
 #include <string>
 
 #include "absl/status/status.h"
@@ -16,26 +15,23 @@ namespace {
 using grpc::experimental::InterceptionHookPoints;
 
 struct MethodName {
-  std::string service;
-  std::string method;
+  std::string service = "unknown";
+  std::string method = "unknown";
 };
 
-// "/quarry.v1.SearchService/Search" -> {"quarry.v1.SearchService", "Search"}; nullopt for a
-// method no registered service has.
-std::optional<MethodName> ParseMethod(const char* path) {
+// "/quarry.v1.SearchService/Search" -> {"quarry.v1.SearchService", "Search"}.
+MethodName ParseMethod(const char* path) {
   const std::string full = path == nullptr ? "" : path;
   const size_t slash = full.rfind('/');
-  if (full.size() < 2 || full[0] != '/' || slash == 0 || slash == std::string::npos) {
-    return std::nullopt;
-  }
+  if (full.size() < 2 || full[0] != '/' || slash == 0 || slash == std::string::npos) return {};
   std::string service = full.substr(1, slash - 1);
   std::string method = full.substr(slash + 1);
   const bool known =
       absl::StartsWith(service, "grpc.health.") || absl::StartsWith(service, "grpc.reflection.") ||
       google::protobuf::DescriptorPool::generated_pool()->FindMethodByName(
           service + "." + method) != nullptr;
-  if (!known) return std::nullopt;
-  return MethodName{std::move(service), std::move(method)};
+  if (!known) return {};
+  return {std::move(service), std::move(method)};
 }
 
 class RpcMetricsInterceptor : public grpc::experimental::Interceptor {
@@ -78,14 +74,10 @@ RpcMetricsInterceptorFactory::RpcMetricsInterceptorFactory(prometheus::Registry&
 
 grpc::experimental::Interceptor* RpcMetricsInterceptorFactory::CreateServerInterceptor(
     grpc::experimental::ServerRpcInfo* info) {
-  std::optional<MethodName> name = ParseMethod(info->method());
-  // No interceptor on gRPC's built-in handler for methods no service has: intercepting it
-  // crashed the sync server of gRPC 1.51 once other calls had run (seen under ASan), and
-  // counting arbitrary paths would let callers grow the label set anyway.
-  if (!name.has_value()) return nullptr;
+  MethodName name = ParseMethod(info->method());
   prometheus::Histogram& duration =
-      duration_.Add({{"service", name->service}, {"method", name->method}}, RpcBuckets());
-  return new RpcMetricsInterceptor(requests_, duration, *std::move(name));
+      duration_.Add({{"service", name.service}, {"method", name.method}}, RpcBuckets());
+  return new RpcMetricsInterceptor(requests_, duration, std::move(name));
 }
 
 }  // namespace quarry::metrics

@@ -5,9 +5,9 @@
 //   quarry_rpc_duration_seconds{service, method}         from the call's start to its status
 //                                                        (whole stream for streaming calls)
 //
-// Only methods in the protobuf descriptor pool (and gRPC's own health/reflection services) are
-// counted, under their name; calls to methods no service has (answered UNIMPLEMENTED by gRPC)
-// are not intercepted, so callers cannot grow the label set.
+// Only methods in the protobuf descriptor pool (and gRPC's own health/reflection services) get
+// their name as label; anything else a client sends is "unknown", so callers cannot grow the
+// label set without bound.
 #ifndef QUARRY_SERVER_METRICS_RPC_METRICS_INTERCEPTOR_H_
 #define QUARRY_SERVER_METRICS_RPC_METRICS_INTERCEPTOR_H_
 
