@@ -1,11 +1,37 @@
 #include "server/metrics/metrics_endpoint.h"
 
 #include <exception>
+#include <thread>
+#include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "server/metrics/process_metrics.h"
 
 namespace quarry::metrics {
+namespace {
+
+// civetweb's workers, which answer the scrapes, run on a small stack fixed when libcivetweb was
+// compiled; collectors that walk directories or parse /proc can need more (an ASan build
+// overflowed it in the collection state collector). Each collection runs on a thread of its own
+// with the default stack; a scrape every few seconds makes the thread's cost negligible.
+class CollectedOnOwnStack final : public prometheus::Collectable {
+ public:
+  explicit CollectedOnOwnStack(std::shared_ptr<prometheus::Collectable> inner)
+      : inner_(std::move(inner)) {}
+
+  std::vector<prometheus::MetricFamily> Collect() const override {
+    std::vector<prometheus::MetricFamily> families;
+    std::thread collector([&] { families = inner_->Collect(); });
+    collector.join();
+    return families;
+  }
+
+ private:
+  std::shared_ptr<prometheus::Collectable> inner_;
+};
+
+}  // namespace
 
 absl::StatusOr<std::unique_ptr<MetricsEndpoint>> MetricsEndpoint::Start(
     const std::string& address) {
@@ -22,14 +48,15 @@ absl::StatusOr<std::unique_ptr<MetricsEndpoint>> MetricsEndpoint::Start(
     return absl::UnavailableError(absl::StrCat("cannot serve metrics on ", address));
   }
   endpoint->port_ = ports.front();
-  endpoint->exposer_->RegisterCollectable(endpoint->registry_);
+  endpoint->Add(endpoint->registry_);
   endpoint->Add(std::make_shared<ProcessMetrics>());
   return endpoint;
 }
 
 void MetricsEndpoint::Add(std::shared_ptr<prometheus::Collectable> collectable) {
-  exposer_->RegisterCollectable(collectable);
-  collectables_.push_back(std::move(collectable));
+  auto wrapped = std::make_shared<CollectedOnOwnStack>(std::move(collectable));
+  exposer_->RegisterCollectable(wrapped);
+  collectables_.push_back(std::move(wrapped));
 }
 
 }  // namespace quarry::metrics
