@@ -51,6 +51,17 @@ TEST_CASE("limits: with API keys, the rate is counted per key", "[limits][keys]"
   CHECK(as_second->ListCollections().status().code() == absl::StatusCode::kResourceExhausted);
 }
 
+// Collection "docs" holding one document the Generate tests ask about.
+void CreateDocsWithOneDocument(QuarryClient& client) {
+  v1::CreateCollectionRequest create;
+  create.set_name("docs");
+  REQUIRE(client.CreateCollection(create).ok());
+  v1::IngestRequest ingest;
+  ingest.set_collection("docs");
+  *ingest.add_documents() = Doc("d1", "Rotate signing keys every ninety days.");
+  REQUIRE(client.Ingest(ingest).ok());
+}
+
 TEST_CASE("limits: Generate streams beyond --max_generate_streams are RESOURCE_EXHAUSTED",
           "[limits][generate]") {
   FakeLlmServer llm;
@@ -59,13 +70,7 @@ TEST_CASE("limits: Generate streams beyond --max_generate_streams are RESOURCE_E
   TestServer server(
       {"--llm_base_url=" + llm.base_url(), "--llm_model=fake-model", "--max_generate_streams=1"});
   std::unique_ptr<QuarryClient> client = Connect(server.process());
-  v1::CreateCollectionRequest create;
-  create.set_name("docs");
-  REQUIRE(client->CreateCollection(create).ok());
-  v1::IngestRequest ingest;
-  ingest.set_collection("docs");
-  *ingest.add_documents() = Doc("d1", "Rotate signing keys every ninety days.");
-  REQUIRE(client->Ingest(ingest).ok());
+  CreateDocsWithOneDocument(*client);
 
   v1::GenerateRequest request;
   request.set_collection("docs");
@@ -120,13 +125,7 @@ TEST_CASE("limits: a Generate waiting on a silent LLM ends at --max_deadline_sec
   TestServer server(
       {"--llm_base_url=" + llm.base_url(), "--llm_model=fake-model", "--max_deadline_seconds=2"});
   std::unique_ptr<QuarryClient> client = Connect(server.process());
-  v1::CreateCollectionRequest create;
-  create.set_name("docs");
-  REQUIRE(client->CreateCollection(create).ok());
-  v1::IngestRequest ingest;
-  ingest.set_collection("docs");
-  *ingest.add_documents() = Doc("d1", "Rotate signing keys every ninety days.");
-  REQUIRE(client->Ingest(ingest).ok());
+  CreateDocsWithOneDocument(*client);
 
   v1::GenerateRequest request;
   request.set_collection("docs");
