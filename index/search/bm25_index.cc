@@ -24,6 +24,10 @@
 namespace quarry {
 namespace {
 
+// Searches whose postings number at least 1/kDenseAccumulatorRatio of the index's labels sum
+// scores in an array by label rather than a hash map.
+constexpr size_t kDenseAccumulatorRatio = 8;
+
 // Higher score first; equal scores by label so results are deterministic.
 bool Better(const ScoredLabel& a, const ScoredLabel& b) {
   if (a.score != b.score) return a.score > b.score;
@@ -277,8 +281,12 @@ std::vector<ScoredLabel> Bm25Index::Search(absl::Span<const WeightedTerm> query,
   const double k1 = params.k1;
   const double b = params.b;
 
-  // Sparse accumulator: its size follows the matching postings, not the corpus.
-  absl::flat_hash_map<int64_t, double> accumulator;
+  struct QueryTerm {
+    const std::vector<Posting>* postings;
+    double idf;
+  };
+  std::vector<QueryTerm> matched_terms;
+  size_t posting_count = 0;
   absl::flat_hash_set<absl::string_view> seen;
   for (const auto& [query_term, weight] : query) {
     // A repeated query term counts once.
@@ -287,21 +295,50 @@ std::vector<ScoredLabel> Bm25Index::Search(absl::Span<const WeightedTerm> query,
     if (it == terms_.end() || it->second.live_document_frequency <= 0) continue;
     const auto frequency = statistics->document_frequency.find(query_term);
     if (frequency == statistics->document_frequency.end() || frequency->second <= 0) continue;
-    const double idf = weight * statistics->Idf(query_term);
-    for (const Posting& posting : it->second.postings) {
+    matched_terms.push_back({&it->second.postings, weight * statistics->Idf(query_term)});
+    posting_count += it->second.postings.size();
+  }
+  // Accumulates one term's contribution for every live, allowed chunk it occurs in.
+  const auto for_each_scored_posting = [&](const QueryTerm& term, auto&& add) {
+    for (const Posting& posting : *term.postings) {
       if (!live_.Contains(posting.label)) continue;
       if (allowed != nullptr && !allowed->Contains(posting.label)) continue;
       const double tf = posting.term_frequency;
       const double length = chunk_lengths_[static_cast<size_t>(posting.label)];
       const double norm = k1 * (1.0 - b + b * length * inverse_average_length);
-      accumulator[posting.label] += idf * tf * (k1 + 1.0) / (tf + norm);
+      add(posting.label, term.idf * tf * (k1 + 1.0) / (tf + norm));
     }
-  }
+  };
 
   std::vector<ScoredLabel> hits;
-  hits.reserve(accumulator.size());
-  for (const auto& [label, score] : accumulator) {
-    hits.push_back({label, static_cast<float>(score)});
+  const size_t labels = chunk_lengths_.size();
+  if (posting_count * kDenseAccumulatorRatio >= labels) {
+    // Many postings for the index's size (common or many query terms, e.g. an expanded
+    // query): an array indexed by label beats a hash map, and scores are summed in the same
+    // order either way.
+    std::vector<double> scores(labels, 0.0);
+    std::vector<bool> touched(labels, false);
+    for (const QueryTerm& term : matched_terms) {
+      for_each_scored_posting(term, [&](int64_t label, double score) {
+        scores[static_cast<size_t>(label)] += score;
+        touched[static_cast<size_t>(label)] = true;
+      });
+    }
+    for (size_t label = 0; label < labels; ++label) {
+      if (touched[label])
+        hits.push_back({static_cast<int64_t>(label), static_cast<float>(scores[label])});
+    }
+  } else {
+    // Few postings: a sparse accumulator whose size follows them, not the index.
+    absl::flat_hash_map<int64_t, double> accumulator;
+    for (const QueryTerm& term : matched_terms) {
+      for_each_scored_posting(term,
+                              [&](int64_t label, double score) { accumulator[label] += score; });
+    }
+    hits.reserve(accumulator.size());
+    for (const auto& [label, score] : accumulator) {
+      hits.push_back({label, static_cast<float>(score)});
+    }
   }
   const size_t keep = std::min(hits.size(), static_cast<size_t>(k));
   std::partial_sort(hits.begin(), hits.begin() + static_cast<std::ptrdiff_t>(keep), hits.end(),

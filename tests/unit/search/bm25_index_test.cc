@@ -1,9 +1,11 @@
 #include "index/search/bm25_index.h"
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <cstdint>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -51,6 +53,72 @@ TEST_CASE("BM25 scores match the formula worked by hand", "[bm25]") {
   CHECK(ad[0].score == Approx(1.1026891).margin(1e-5));
   CHECK(ad[1].score == Approx(0.4790810).margin(1e-5));
   CHECK(ad[2].score == Approx(0.4528433).margin(1e-5));
+}
+
+// Scores every chunk from the formula, independently of the index's accumulators.
+std::map<int64_t, double> ReferenceScores(const std::vector<Terms>& chunks, const LabelSet& removed,
+                                          const Terms& query, const Bm25Params& params) {
+  double live = 0;
+  double total_length = 0;
+  for (size_t label = 0; label < chunks.size(); ++label) {
+    if (removed.Contains(static_cast<int64_t>(label))) continue;
+    live += 1;
+    total_length += static_cast<double>(chunks[label].size());
+  }
+  std::map<int64_t, double> scores;
+  for (const std::string& term : std::set<std::string>(query.begin(), query.end())) {
+    double document_frequency = 0;
+    for (size_t label = 0; label < chunks.size(); ++label) {
+      if (removed.Contains(static_cast<int64_t>(label))) continue;
+      if (std::count(chunks[label].begin(), chunks[label].end(), term) > 0) document_frequency += 1;
+    }
+    if (document_frequency == 0) continue;
+    const double idf = std::log(1 + (live - document_frequency + 0.5) / (document_frequency + 0.5));
+    for (size_t label = 0; label < chunks.size(); ++label) {
+      if (removed.Contains(static_cast<int64_t>(label))) continue;
+      const double tf =
+          static_cast<double>(std::count(chunks[label].begin(), chunks[label].end(), term));
+      if (tf == 0) continue;
+      const double length = static_cast<double>(chunks[label].size());
+      const double norm = params.k1 * (1 - params.b + params.b * length / (total_length / live));
+      scores[static_cast<int64_t>(label)] += idf * tf * (params.k1 + 1) / (tf + norm);
+    }
+  }
+  return scores;
+}
+
+TEST_CASE("Rare-term and common-term queries both score by the formula", "[bm25]") {
+  // 2,000 chunks: "common" in every one, "rare" in three. A query of rare terms touches a few
+  // postings (sparse accumulator), one with common terms touches them all (array by label);
+  // removed chunks must not score in either.
+  std::vector<Terms> chunks;
+  for (int label = 0; label < 2000; ++label) {
+    Terms terms{"common", "w" + std::to_string(label % 37), "w" + std::to_string(label % 11)};
+    if (label % 700 == 5) terms.push_back("rare");
+    if (label % 3 == 0) terms.push_back("common");
+    chunks.push_back(terms);
+  }
+  Bm25Index index;
+  for (size_t label = 0; label < chunks.size(); ++label) {
+    index.Add(static_cast<int64_t>(label), chunks[label]);
+  }
+  LabelSet removed;
+  for (int64_t label : {705, 10, 11, 12}) {
+    index.Remove(label, chunks[static_cast<size_t>(label)]);
+    removed.Insert(label);
+  }
+  const Bm25Params params;
+  for (const Terms& query :
+       {Terms{"rare"}, Terms{"rare", "w3"}, Terms{"common"}, Terms{"rare", "common", "w5", "w7"}}) {
+    INFO(query.size() << " terms, first " << query[0]);
+    const std::map<int64_t, double> expected = ReferenceScores(chunks, removed, query, params);
+    const std::vector<ScoredLabel> hits = index.Search(query, 5000, params, nullptr);
+    REQUIRE(hits.size() == expected.size());
+    for (const ScoredLabel& hit : hits) {
+      REQUIRE(expected.contains(hit.label));
+      CHECK(hit.score == Approx(expected.at(hit.label)).epsilon(1e-5));
+    }
+  }
 }
 
 TEST_CASE("BM25 counts a repeated query term once", "[bm25]") {
