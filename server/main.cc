@@ -9,6 +9,7 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/marshalling.h"
 #include "absl/flags/usage.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "index/embedder_flags.h"
 #include "index/environment_flags.h"
@@ -100,6 +101,10 @@ quarry::server::ServerOptions OptionsFromFlags() {
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage("quarry-server: retrieval service for RAG (gRPC quarry.v1)");
   quarry::ParseFlagsWithEnvironment(argc, argv);
+  // Debian's abseil is built without NDEBUG, which turns on absl::Mutex's deadlock detector:
+  // every lock then records the lock order in a process-wide graph under one global lock.
+  // The tests (ASan/UBSan included) keep it on; the server does without it.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
 
   // Logs go to stderr as logfmt lines; stdout carries only the readiness line.
   auto logger = spdlog::stderr_logger_mt("quarry");
