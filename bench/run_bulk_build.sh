@@ -8,8 +8,8 @@
 #   4. the server restarted on that data directory: time until it listens (shards opened,
 #      checksums verified, IVF lists memory-mapped), its RSS then, and the shard's bytes.
 # Usage: bench/run_bulk_build.sh    (from the repository root, after deploy/build.sh build)
-# Environment: ROWS (1000000), INDEX_SPEC (IVF1024,Flat: HNSW32 on 1M takes far longer to build
-#   on 2 cores), BUILD_DIR (build), QUARRY_BENCH_DATA (../scratch-bench-data; see run_dense.sh),
+# Environment: ROWS (1000000), INDEX_SPEC (IVF1024,Flat; HNSW32 works too: on 2 cores each 1M
+#   build takes ~4 min and the whole script ~12), BUILD_DIR (build), QUARRY_BENCH_DATA (../scratch-bench-data; see run_dense.sh),
 #   KEEP_DATA_DIR (set: the data directory is kept and its path printed).
 set -euo pipefail
 cd "$(dirname "$0")/.."
