@@ -103,8 +103,9 @@ absl::StatusOr<std::shared_ptr<Collection>> Catalog::OpenCollection(const std::s
   }
   absl::StatusOr<std::shared_ptr<const Embedder>> embedder = options_.embedder_factory(*config);
   if (!embedder.ok()) return embedder.status();
-  absl::StatusOr<std::unique_ptr<Collection>> collection = Collection::Open(
-      directory, *std::move(config), *std::move(embedder), options_.limits, options_.log);
+  absl::StatusOr<std::unique_ptr<Collection>> collection =
+      Collection::Open(directory, *std::move(config), *std::move(embedder), options_.limits,
+                       options_.log, options_.search_helpers);
   if (!collection.ok()) return collection.status();
   return std::shared_ptr<Collection>(*std::move(collection));
 }
@@ -174,8 +175,9 @@ absl::StatusOr<std::shared_ptr<Collection>> Catalog::Create(CollectionConfig con
     }
     return status;
   }
-  absl::StatusOr<std::unique_ptr<Collection>> collection = Collection::Open(
-      final_directory, config, *std::move(embedder), options_.limits, options_.log);
+  absl::StatusOr<std::unique_ptr<Collection>> collection =
+      Collection::Open(final_directory, config, *std::move(embedder), options_.limits, options_.log,
+                       options_.search_helpers);
   if (!collection.ok()) return collection.status();
   std::shared_ptr<Collection> shared = *std::move(collection);
   absl::MutexLock lock(&mutex_);

@@ -46,6 +46,9 @@ struct CatalogOptions {
   CollectionLimits limits;
   IngestLogOptions log;
   EmbedderFactory embedder_factory = MakeEmbedderFactory();
+  // Threads a hybrid search may borrow to run its dense and lexical legs side by side
+  // (helper_threads.h); null: every search runs on its caller's thread alone.
+  std::shared_ptr<HelperThreads> search_helpers;
 };
 
 class Catalog {

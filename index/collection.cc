@@ -328,7 +328,8 @@ absl::StatusOr<std::vector<FusedHit>> Diversify(const CollectionState& state,
 
 absl::StatusOr<std::unique_ptr<Collection>> Collection::Open(
     std::string directory, CollectionConfig config, std::shared_ptr<const Embedder> embedder,
-    const CollectionLimits& limits, const IngestLogOptions& log_options) {
+    const CollectionLimits& limits, const IngestLogOptions& log_options,
+    std::shared_ptr<HelperThreads> helpers) {
   if (embedder == nullptr && config.embedder != EmbedderKind::kNone) {
     return absl::FailedPreconditionError(
         absl::StrCat("collection '", config.name, "' needs an embedder and none is available"));
@@ -341,8 +342,9 @@ absl::StatusOr<std::unique_ptr<Collection>> Collection::Open(
   absl::StatusOr<std::unique_ptr<IngestLogWriter>> writer =
       IngestLogWriter::Open(directory + "/log", log_options);
   if (!writer.ok()) return writer.status();
-  std::unique_ptr<Collection> collection(new Collection(
-      std::move(directory), std::move(config), std::move(embedder), limits, *std::move(writer)));
+  std::unique_ptr<Collection> collection(new Collection(std::move(directory), std::move(config),
+                                                        std::move(embedder), limits,
+                                                        *std::move(writer), std::move(helpers)));
   absl::StatusOr<Manifest> manifest = ReadManifest(collection->directory_);
   if (!manifest.ok()) return manifest.status();
   absl::StatusOr<std::shared_ptr<State>> state = collection->BuildState(*manifest, nullptr);
@@ -354,12 +356,14 @@ absl::StatusOr<std::unique_ptr<Collection>> Collection::Open(
 
 Collection::Collection(std::string directory, CollectionConfig config,
                        std::shared_ptr<const Embedder> embedder, const CollectionLimits& limits,
-                       std::unique_ptr<IngestLogWriter> log_writer)
+                       std::unique_ptr<IngestLogWriter> log_writer,
+                       std::shared_ptr<HelperThreads> helpers)
     : directory_(std::move(directory)),
       config_(std::move(config)),
       embedder_(std::move(embedder)),
       limits_(limits),
-      log_writer_(std::move(log_writer)) {}
+      log_writer_(std::move(log_writer)),
+      helpers_(std::move(helpers)) {}
 
 Collection::~Collection() = default;
 
@@ -553,8 +557,8 @@ absl::Status Collection::ValidateQuery(const SearchQuery& query) const {
         kMaxFeedbackTerms, " and feedback_original_weight in [0, 1]"));
   }
   if (query.ef_search < 0 || query.ef_search > kMaxEfSearch) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("ef_search must be in 0..", kMaxEfSearch, " (0: default), got ", query.ef_search));
+    return absl::InvalidArgumentError(absl::StrCat("ef_search must be in 0..", kMaxEfSearch,
+                                                   " (0: default), got ", query.ef_search));
   }
   if (query.nprobe < 0 || query.nprobe > kMaxNprobe) {
     return absl::InvalidArgumentError(
@@ -689,9 +693,11 @@ absl::StatusOr<SearchResult> Collection::Search(const SearchQuery& query) const 
     result.timings.embed_ms = MillisecondsSince(embed_start);
   }
 
+  // The two legs share nothing but read-only inputs until fusion; with helper threads a
+  // hybrid search runs them side by side (helper_threads.h).
   std::vector<ScoredLabel> dense_hits;
-  std::vector<ScoredLabel> lexical_hits;
-  if (use_dense) {
+  absl::Status dense_status;
+  const auto dense_leg = [&] {
     const absl::Time dense_start = absl::Now();
     std::vector<std::vector<ScoredLabel>> per_segment(segments.size());
     DenseSearchOptions dense_options;
@@ -709,13 +715,17 @@ absl::StatusOr<SearchResult> Collection::Search(const SearchQuery& query) const 
       }
       absl::StatusOr<std::vector<ScoredLabel>> hits =
           segments[i].dense->Search(query_vector, depth, allowed, dense_options);
-      if (!hits.ok()) return hits.status();
+      if (!hits.ok()) {
+        dense_status = hits.status();
+        return;
+      }
       per_segment[i] = *std::move(hits);
     }
     dense_hits = MergeSegments(std::move(per_segment), segments, depth);
     result.timings.dense_ms = MillisecondsSince(dense_start);
-  }
-  if (use_lexical) {
+  };
+  std::vector<ScoredLabel> lexical_hits;
+  const auto lexical_leg = [&] {
     const absl::Time lexical_start = absl::Now();
     const int feedback_documents = query.feedback_documents.value_or(
         *mode == SearchMode::kHybrid ? kHybridFeedbackDocuments : 0);
@@ -740,7 +750,14 @@ absl::StatusOr<SearchResult> Collection::Search(const SearchQuery& query) const 
                                    CollectionBm25Statistics(*state, segments, expanded_terms));
     }
     result.timings.lexical_ms = MillisecondsSince(lexical_start);
+  };
+  if (use_dense && use_lexical && helpers_ != nullptr) {
+    helpers_->RunBoth(dense_leg, lexical_leg);
+  } else {
+    if (use_dense) dense_leg();
+    if (use_lexical) lexical_leg();
   }
+  if (!dense_status.ok()) return dense_status;
 
   const absl::Time fuse_start = absl::Now();
   std::vector<FusedHit> fused;

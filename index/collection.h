@@ -31,6 +31,7 @@
 #include "index/document.h"
 #include "index/document_preparation.h"
 #include "index/embed/embedder.h"
+#include "index/helper_threads.h"
 #include "index/search/bm25_index.h"
 #include "index/search/dense_index.h"
 #include "index/search/filter.h"
@@ -124,11 +125,10 @@ class Collection {
  public:
   // Opens the collection stored in `directory` (which holds config.json and log/) and replays
   // its log. `embedder` may be null only for collections whose embedder is kNone.
-  static absl::StatusOr<std::unique_ptr<Collection>> Open(std::string directory,
-                                                          CollectionConfig config,
-                                                          std::shared_ptr<const Embedder> embedder,
-                                                          const CollectionLimits& limits,
-                                                          const IngestLogOptions& log_options);
+  static absl::StatusOr<std::unique_ptr<Collection>> Open(
+      std::string directory, CollectionConfig config, std::shared_ptr<const Embedder> embedder,
+      const CollectionLimits& limits, const IngestLogOptions& log_options,
+      std::shared_ptr<HelperThreads> helpers = nullptr);
 
   ~Collection();
 
@@ -161,7 +161,7 @@ class Collection {
 
   Collection(std::string directory, CollectionConfig config,
              std::shared_ptr<const Embedder> embedder, const CollectionLimits& limits,
-             std::unique_ptr<IngestLogWriter> log_writer);
+             std::unique_ptr<IngestLogWriter> log_writer, std::shared_ptr<HelperThreads> helpers);
 
   absl::StatusOr<SearchMode> ResolveMode(const SearchQuery& query) const;
   absl::Status ValidateQuery(const SearchQuery& query) const;
@@ -184,6 +184,8 @@ class Collection {
   // Serialises writers and log catch-up, so records are applied once and in log order.
   absl::Mutex write_mutex_;
   std::unique_ptr<IngestLogWriter> log_writer_;
+  // Shared by the catalog's collections; null runs a hybrid search's legs one after the other.
+  const std::shared_ptr<HelperThreads> helpers_;
 
   // The current state (RCU): searches take a reference and finish on it even if a new
   // manifest generation is swapped in meanwhile.

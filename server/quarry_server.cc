@@ -4,13 +4,15 @@
 #include <grpcpp/health_check_service_interface.h>
 
 #include <map>
+#include <memory>
 #include <string>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
-#include "server/security/server_credentials.h"
+#include "absl/strings/str_join.h"
 #include "server/metrics/rpc_metrics_interceptor.h"
 #include "server/metrics/server_state_collector.h"
-#include "absl/strings/str_join.h"
+#include "server/security/server_credentials.h"
 #include "spdlog/spdlog.h"
 
 namespace quarry::server {
@@ -40,14 +42,14 @@ absl::StatusOr<std::unique_ptr<QuarryServer>> QuarryServer::Start(const ServerOp
   std::unique_ptr<QuarryServer> server(new QuarryServer());
   // Metrics first: the OpenAI embedder of each collection the catalog opens reports its calls
   // to them.
-  std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
-      interceptors;
+  std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
   if (!options.metrics_address.empty()) {
     absl::StatusOr<std::unique_ptr<metrics::MetricsEndpoint>> endpoint =
         metrics::MetricsEndpoint::Start(options.metrics_address);
     if (!endpoint.ok()) return endpoint.status();
     server->metrics_ = *std::move(endpoint);
-    server->server_metrics_ = std::make_unique<metrics::ServerMetrics>(server->metrics_->registry());
+    server->server_metrics_ =
+        std::make_unique<metrics::ServerMetrics>(server->metrics_->registry());
     interceptors.push_back(
         std::make_unique<metrics::RpcMetricsInterceptorFactory>(server->metrics_->registry()));
   }
@@ -55,9 +57,12 @@ absl::StatusOr<std::unique_ptr<QuarryServer>> QuarryServer::Start(const ServerOp
   catalog_options.data_directory = options.data_directory;
   catalog_options.limits = options.limits;
   catalog_options.log = options.log;
+  // One per core: a hybrid search borrows one while its caller runs the other leg.
+  catalog_options.search_helpers =
+      std::make_shared<HelperThreads>(static_cast<int>(std::thread::hardware_concurrency()));
   catalog_options.embedder_factory = MakeEmbedderFactory(
-      options.embeddings, server->server_metrics_ != nullptr ? &server->server_metrics_->embedder()
-                                                             : nullptr);
+      options.embeddings,
+      server->server_metrics_ != nullptr ? &server->server_metrics_->embedder() : nullptr);
   absl::StatusOr<std::unique_ptr<Catalog>> catalog = Catalog::Open(std::move(catalog_options));
   if (!catalog.ok()) return catalog.status();
   server->catalog_ = *std::move(catalog);
@@ -92,9 +97,9 @@ absl::StatusOr<std::unique_ptr<QuarryServer>> QuarryServer::Start(const ServerOp
       std::make_unique<SearchReranking>(options.reranking, server->server_metrics_.get());
   server->search_service_ = std::make_unique<SearchServiceImpl>(
       server->catalog_.get(), server->reranking_.get(), server->server_metrics_.get());
-  server->generation_service_ = std::make_unique<GenerationServiceImpl>(
-      server->catalog_.get(), server->reranking_.get(), options.generation,
-      server->server_metrics_.get());
+  server->generation_service_ =
+      std::make_unique<GenerationServiceImpl>(server->catalog_.get(), server->reranking_.get(),
+                                              options.generation, server->server_metrics_.get());
   if (server->metrics_ != nullptr) {
     server->metrics_->Add(std::make_shared<metrics::ServerStateCollector>(
         server->catalog_.get(), server->generation_service_->llm_breaker()));

@@ -36,10 +36,12 @@ Document MakeDocument(std::string id, std::string text, Metadata metadata = {}) 
   return document;
 }
 
-std::unique_ptr<Catalog> OpenCatalog(const std::string& directory) {
+std::unique_ptr<Catalog> OpenCatalog(const std::string& directory,
+                                     std::shared_ptr<HelperThreads> search_helpers = nullptr) {
   CatalogOptions options;
   options.data_directory = directory;
   options.log.sync = false;
+  options.search_helpers = std::move(search_helpers);
   absl::StatusOr<std::unique_ptr<Catalog>> catalog = Catalog::Open(options);
   REQUIRE(catalog.ok());
   return *std::move(catalog);
@@ -100,6 +102,40 @@ TEST_CASE("ingested documents are found by every search mode", "[collection]") {
   CHECK(statistics.documents == 4);
   CHECK(statistics.chunks == 4);
   CHECK(statistics.disk_bytes > 0);
+}
+
+TEST_CASE("hybrid search gives the same hits with its legs run side by side", "[collection]") {
+  TemporaryDirectory directory;
+  {
+    auto catalog = OpenCatalog(directory.path());
+    auto collection = CreateCollection(*catalog, "docs");
+    REQUIRE(collection->Ingest(Corpus()).ok());
+  }
+  auto sequential = OpenCatalog(directory.path());
+  auto parallel = OpenCatalog(directory.path(), std::make_shared<HelperThreads>(2));
+  absl::StatusOr<std::shared_ptr<Collection>> one = sequential->Get("docs");
+  absl::StatusOr<std::shared_ptr<Collection>> other = parallel->Get("docs");
+  REQUIRE(one.ok());
+  REQUIRE(other.ok());
+  for (const char* text : {"magma eruptions", "yeast fermenting dough", "ice flows", "planets"}) {
+    SearchQuery query;
+    query.text = text;
+    query.mode = SearchMode::kHybrid;
+    absl::StatusOr<SearchResult> expected = (*one)->Search(query);
+    absl::StatusOr<SearchResult> actual = (*other)->Search(query);
+    REQUIRE(expected.ok());
+    REQUIRE(actual.ok());
+    REQUIRE(actual->hits.size() == expected->hits.size());
+    REQUIRE_FALSE(actual->hits.empty());
+    for (size_t i = 0; i < expected->hits.size(); ++i) {
+      CHECK(actual->hits[i].chunk_id == expected->hits[i].chunk_id);
+      CHECK(actual->hits[i].score == expected->hits[i].score);
+      CHECK(actual->hits[i].dense_score == expected->hits[i].dense_score);
+      CHECK(actual->hits[i].lexical_score == expected->hits[i].lexical_score);
+    }
+    CHECK(actual->timings.dense_ms > 0);
+    CHECK(actual->timings.lexical_ms > 0);
+  }
 }
 
 TEST_CASE("upsert replaces a document and delete removes it", "[collection]") {
