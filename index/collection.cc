@@ -731,9 +731,11 @@ absl::StatusOr<SearchResult> Collection::Search(const SearchQuery& query) const 
         *mode == SearchMode::kHybrid ? kHybridFeedbackDocuments : 0);
     std::vector<WeightedTerm> weighted;
     for (const std::string& term : query_terms) weighted.push_back({term, 1.0});
-    // The first pass must reach the feedback chunks even when top_k is smaller.
-    lexical_hits = SearchLexical(segments, weighted, std::max(depth, feedback_documents),
-                                 query.bm25, statistics);
+    // With feedback the first pass only picks the feedback chunks (any hits it finds are
+    // replaced by the expanded query's); without, it is the answer.
+    lexical_hits =
+        SearchLexical(segments, weighted, feedback_documents > 0 ? feedback_documents : depth,
+                      query.bm25, statistics);
     if (feedback_documents > 0 && !lexical_hits.empty()) {
       std::vector<FeedbackChunk> feedback;
       for (const ScoredLabel& hit :
