@@ -104,9 +104,9 @@ std::string Bm25Index::Serialize() const {
     int64_t next = 0;  // the smallest label the next posting may have
     for (const Posting& posting : term->postings) {
       if (!live_.Contains(posting.label)) continue;
-      writer.PutVarint(static_cast<uint64_t>(posting.label - next));
+      writer.PutVarint(static_cast<uint64_t>(int64_t{posting.label} - next));
       writer.PutVarint(posting.term_frequency);
-      next = posting.label + 1;
+      next = int64_t{posting.label} + 1;
     }
   }
   return out;
@@ -124,6 +124,9 @@ absl::StatusOr<Bm25Index> Bm25Index::Deserialize(absl::string_view bytes) {
   Bm25Index index;
   uint64_t labels = 0;
   if (absl::Status s = in.Count("label count", 1, &labels); !s.ok()) return s;
+  if (labels > uint64_t{std::numeric_limits<uint32_t>::max()} + 1) {
+    return in.Error("more labels than 32 bits address");
+  }
   index.chunk_lengths_.resize(labels);
   for (uint64_t label = 0; label < labels; ++label) {
     uint64_t length = 0;
@@ -183,7 +186,7 @@ absl::StatusOr<Bm25Index> Bm25Index::Deserialize(absl::string_view bytes) {
         return in.Error("term frequency contradicts the chunk length");
       }
       frequency_sums[label] += frequency;
-      term.postings.push_back({static_cast<int64_t>(label), static_cast<uint32_t>(frequency)});
+      term.postings.push_back({static_cast<uint32_t>(label), static_cast<uint32_t>(frequency)});
       next = label + 1;
     }
   }
@@ -202,7 +205,10 @@ absl::StatusOr<Bm25Index> Bm25Index::Deserialize(absl::string_view bytes) {
 void Bm25Index::Add(int64_t label, absl::Span<const std::string> terms) {
   // Out-of-order or repeated labels break the precondition; ignoring them keeps the
   // statistics consistent instead of counting a chunk twice.
-  if (label < 0 || label < static_cast<int64_t>(chunk_lengths_.size())) return;
+  if (label < 0 || label < static_cast<int64_t>(chunk_lengths_.size()) ||
+      label > std::numeric_limits<uint32_t>::max()) {
+    return;
+  }
   const uint32_t length = ClampToUint32(terms.size());
   chunk_lengths_.resize(static_cast<size_t>(label) + 1, 0);
   chunk_lengths_[static_cast<size_t>(label)] = length;
@@ -212,7 +218,7 @@ void Bm25Index::Add(int64_t label, absl::Span<const std::string> terms) {
   for (const std::string& term : terms) ++frequencies[term];
   for (const auto& [term, frequency] : frequencies) {
     Term& entry = terms_[term];
-    entry.postings.push_back({label, frequency});
+    entry.postings.push_back({static_cast<uint32_t>(label), frequency});
     ++entry.live_document_frequency;
   }
   live_.Insert(label);

@@ -53,7 +53,8 @@ struct Bm25Statistics {
 
 class Bm25Index {
  public:
-  // Indexes a chunk's terms under `label`; labels must be added in increasing order.
+  // Indexes a chunk's terms under `label`; labels must be added in increasing order and fit
+  // 32 bits (no index holds 4G chunks: FAISS's HNSW stops at 2^31). Others are ignored.
   void Add(int64_t label, absl::Span<const std::string> terms);
   // Removes a chunk from the statistics; `terms` must be the ones it was added with.
   void Remove(int64_t label, absl::Span<const std::string> terms);
@@ -87,8 +88,9 @@ class Bm25Index {
   static absl::StatusOr<Bm25Index> Deserialize(absl::string_view bytes);
 
  private:
+  // 8 bytes: a query walks long posting lists, and their bytes are much of its memory traffic.
   struct Posting {
-    int64_t label;
+    uint32_t label;
     uint32_t term_frequency;
   };
   struct Term {
