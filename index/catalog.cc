@@ -105,7 +105,7 @@ absl::StatusOr<std::shared_ptr<Collection>> Catalog::OpenCollection(const std::s
   if (!embedder.ok()) return embedder.status();
   absl::StatusOr<std::unique_ptr<Collection>> collection =
       Collection::Open(directory, *std::move(config), *std::move(embedder), options_.limits,
-                       options_.log, options_.search_helpers);
+                       options_.log, options_.resources);
   if (!collection.ok()) return collection.status();
   return std::shared_ptr<Collection>(*std::move(collection));
 }
@@ -177,7 +177,7 @@ absl::StatusOr<std::shared_ptr<Collection>> Catalog::Create(CollectionConfig con
   }
   absl::StatusOr<std::unique_ptr<Collection>> collection =
       Collection::Open(final_directory, config, *std::move(embedder), options_.limits, options_.log,
-                       options_.search_helpers);
+                       options_.resources);
   if (!collection.ok()) return collection.status();
   std::shared_ptr<Collection> shared = *std::move(collection);
   absl::MutexLock lock(&mutex_);

@@ -46,9 +46,9 @@ struct CatalogOptions {
   CollectionLimits limits;
   IngestLogOptions log;
   EmbedderFactory embedder_factory = MakeEmbedderFactory();
-  // Threads a hybrid search may borrow to run its dense and lexical legs side by side
-  // (helper_threads.h); null: every search runs on its caller's thread alone.
-  std::shared_ptr<HelperThreads> search_helpers;
+  // Lent to every collection (null members: searches run on the caller's thread alone, shards
+  // stay on ordinary pages).
+  CollectionResources resources;
 };
 
 class Catalog {

@@ -329,7 +329,7 @@ absl::StatusOr<std::vector<FusedHit>> Diversify(const CollectionState& state,
 absl::StatusOr<std::unique_ptr<Collection>> Collection::Open(
     std::string directory, CollectionConfig config, std::shared_ptr<const Embedder> embedder,
     const CollectionLimits& limits, const IngestLogOptions& log_options,
-    std::shared_ptr<HelperThreads> helpers) {
+    CollectionResources resources) {
   if (embedder == nullptr && config.embedder != EmbedderKind::kNone) {
     return absl::FailedPreconditionError(
         absl::StrCat("collection '", config.name, "' needs an embedder and none is available"));
@@ -344,7 +344,7 @@ absl::StatusOr<std::unique_ptr<Collection>> Collection::Open(
   if (!writer.ok()) return writer.status();
   std::unique_ptr<Collection> collection(new Collection(std::move(directory), std::move(config),
                                                         std::move(embedder), limits,
-                                                        *std::move(writer), std::move(helpers)));
+                                                        *std::move(writer), std::move(resources)));
   absl::StatusOr<Manifest> manifest = ReadManifest(collection->directory_);
   if (!manifest.ok()) return manifest.status();
   absl::StatusOr<std::shared_ptr<State>> state = collection->BuildState(*manifest, nullptr);
@@ -356,14 +356,13 @@ absl::StatusOr<std::unique_ptr<Collection>> Collection::Open(
 
 Collection::Collection(std::string directory, CollectionConfig config,
                        std::shared_ptr<const Embedder> embedder, const CollectionLimits& limits,
-                       std::unique_ptr<IngestLogWriter> log_writer,
-                       std::shared_ptr<HelperThreads> helpers)
+                       std::unique_ptr<IngestLogWriter> log_writer, CollectionResources resources)
     : directory_(std::move(directory)),
       config_(std::move(config)),
       embedder_(std::move(embedder)),
       limits_(limits),
       log_writer_(std::move(log_writer)),
-      helpers_(std::move(helpers)) {}
+      resources_(std::move(resources)) {}
 
 Collection::~Collection() = default;
 
@@ -403,6 +402,7 @@ absl::StatusOr<std::shared_ptr<Collection::State>> Collection::BuildState(
           continue;
         }
         shard = *std::move(opened);
+        if (resources_.huge_pages != nullptr) resources_.huge_pages->Add(shard);
       }
       ShardSlot slot;
       slot.shard = shard;
@@ -753,8 +753,8 @@ absl::StatusOr<SearchResult> Collection::Search(const SearchQuery& query) const 
     }
     result.timings.lexical_ms = MillisecondsSince(lexical_start);
   };
-  if (use_dense && use_lexical && helpers_ != nullptr) {
-    helpers_->RunBoth(dense_leg, lexical_leg);
+  if (use_dense && use_lexical && resources_.search_helpers != nullptr) {
+    resources_.search_helpers->RunBoth(dense_leg, lexical_leg);
   } else {
     if (use_dense) dense_leg();
     if (use_lexical) lexical_leg();

@@ -32,6 +32,7 @@
 #include "index/document_preparation.h"
 #include "index/embed/embedder.h"
 #include "index/helper_threads.h"
+#include "index/huge_page_collapser.h"
 #include "index/search/bm25_index.h"
 #include "index/search/dense_index.h"
 #include "index/search/filter.h"
@@ -121,14 +122,24 @@ struct CollectionStatistics {
   int64_t fresh_chunks = 0;  // chunks served from the log tail, not yet in a shard
 };
 
+// What a catalog lends all its collections; either may be null.
+struct CollectionResources {
+  // Threads a hybrid search borrows to run its two legs side by side (helper_threads.h).
+  std::shared_ptr<HelperThreads> search_helpers;
+  // Moves newly loaded shards onto huge pages in the background (huge_page_collapser.h).
+  std::shared_ptr<HugePageCollapser> huge_pages;
+};
+
 class Collection {
  public:
   // Opens the collection stored in `directory` (which holds config.json and log/) and replays
   // its log. `embedder` may be null only for collections whose embedder is kNone.
-  static absl::StatusOr<std::unique_ptr<Collection>> Open(
-      std::string directory, CollectionConfig config, std::shared_ptr<const Embedder> embedder,
-      const CollectionLimits& limits, const IngestLogOptions& log_options,
-      std::shared_ptr<HelperThreads> helpers = nullptr);
+  static absl::StatusOr<std::unique_ptr<Collection>> Open(std::string directory,
+                                                          CollectionConfig config,
+                                                          std::shared_ptr<const Embedder> embedder,
+                                                          const CollectionLimits& limits,
+                                                          const IngestLogOptions& log_options,
+                                                          CollectionResources resources = {});
 
   ~Collection();
 
@@ -161,7 +172,7 @@ class Collection {
 
   Collection(std::string directory, CollectionConfig config,
              std::shared_ptr<const Embedder> embedder, const CollectionLimits& limits,
-             std::unique_ptr<IngestLogWriter> log_writer, std::shared_ptr<HelperThreads> helpers);
+             std::unique_ptr<IngestLogWriter> log_writer, CollectionResources resources);
 
   absl::StatusOr<SearchMode> ResolveMode(const SearchQuery& query) const;
   absl::Status ValidateQuery(const SearchQuery& query) const;
@@ -184,8 +195,7 @@ class Collection {
   // Serialises writers and log catch-up, so records are applied once and in log order.
   absl::Mutex write_mutex_;
   std::unique_ptr<IngestLogWriter> log_writer_;
-  // Shared by the catalog's collections; null runs a hybrid search's legs one after the other.
-  const std::shared_ptr<HelperThreads> helpers_;
+  const CollectionResources resources_;
 
   // The current state (RCU): searches take a reference and finish on it even if a new
   // manifest generation is swapped in meanwhile.

@@ -58,8 +58,9 @@ absl::StatusOr<std::unique_ptr<QuarryServer>> QuarryServer::Start(const ServerOp
   catalog_options.limits = options.limits;
   catalog_options.log = options.log;
   // One per core: a hybrid search borrows one while its caller runs the other leg.
-  catalog_options.search_helpers =
+  catalog_options.resources.search_helpers =
       std::make_shared<HelperThreads>(static_cast<int>(std::thread::hardware_concurrency()));
+  catalog_options.resources.huge_pages = std::make_shared<HugePageCollapser>();
   catalog_options.embedder_factory = MakeEmbedderFactory(
       options.embeddings,
       server->server_metrics_ != nullptr ? &server->server_metrics_->embedder() : nullptr);

@@ -3,6 +3,7 @@
 #include <faiss/IVFlib.h>
 #include <faiss/Index.h>
 #include <faiss/IndexFlat.h>
+#include <faiss/IndexFlatCodes.h>
 #include <faiss/IndexHNSW.h>
 #include <faiss/IndexIDMap.h>
 #include <faiss/IndexIVF.h>
@@ -47,6 +48,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
+#include "index/search/huge_pages.h"
 #include "index/search/label_set.h"
 #include "index/search/scored_label.h"
 #include "index/store/filesystem.h"
@@ -434,6 +436,21 @@ absl::Status DenseIndex::WriteToFile(const std::string& path) const {
   }
   if (std::fclose(file) != 0) return ErrnoStatus("close", path, errno);
   return absl::OkStatus();
+}
+
+bool DenseIndex::CollapseToHugePages() const {
+  if (memory_mapped_) return false;  // file pages belong to the page cache
+  bool collapsed = false;
+  const faiss::Index* storage = index_.get();
+  if (const auto* hnsw = dynamic_cast<const faiss::IndexHNSW*>(storage)) {
+    const std::vector<faiss::HNSW::storage_idx_t>& neighbors = hnsw->hnsw.neighbors;
+    collapsed = CollapseRangeToHugePages(neighbors.data(), neighbors.size() * sizeof(neighbors[0]));
+    storage = hnsw->storage;
+  }
+  if (const auto* flat = dynamic_cast<const faiss::IndexFlatCodes*>(storage)) {
+    collapsed = CollapseRangeToHugePages(flat->codes.data(), flat->codes.size()) || collapsed;
+  }
+  return collapsed;
 }
 
 int64_t DenseIndex::size() const { return static_cast<int64_t>(index_->ntotal); }

@@ -93,6 +93,11 @@ class DenseIndex {
   // False when the requested spec needs training and an exact flat index serves instead.
   bool trained() const { return trained_; }
 
+  // Asks for the vectors and graph of an in-memory Flat or HNSW index to be backed by huge
+  // pages (search/huge_pages.h). Slow (about a second per 340 MB) but safe while searches run;
+  // the index's contents do not change. True when some memory was collapsed.
+  bool CollapseToHugePages() const;
+
   // Appends rows (n x dimension, row-major) under labels size() .. size()+n-1.
   // Not thread-safe against concurrent Search (callers hold a writer lock).
   // FAILED_PRECONDITION for a memory-mapped index (read-only).

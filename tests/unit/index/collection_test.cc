@@ -41,7 +41,7 @@ std::unique_ptr<Catalog> OpenCatalog(const std::string& directory,
   CatalogOptions options;
   options.data_directory = directory;
   options.log.sync = false;
-  options.search_helpers = std::move(search_helpers);
+  options.resources.search_helpers = std::move(search_helpers);
   absl::StatusOr<std::unique_ptr<Catalog>> catalog = Catalog::Open(options);
   REQUIRE(catalog.ok());
   return *std::move(catalog);

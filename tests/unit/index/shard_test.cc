@@ -23,6 +23,7 @@
 #include "absl/types/span.h"
 #include "index/document.h"
 #include "index/embed/hashing_embedder.h"
+#include "index/huge_page_collapser.h"
 #include "index/search/bm25_index.h"
 #include "index/search/dense_index.h"
 #include "index/search/label_set.h"
@@ -353,6 +354,33 @@ TEST_CASE("Shard search equals the same chunks indexed in memory", "[shard]") {
     REQUIRE(want.ok());
     RequireSameHits(*got, *want);
   }
+}
+
+TEST_CASE("The huge-page collapser serves queued shards and skips released ones", "[shard]") {
+  TempDir dir;
+  const std::vector<StoredDocument> documents = MakeDocuments(120, 4);
+  BuildShard(documents, dir.Sub("shards"), "s1");
+  BuildShard(documents, dir.Sub("shards"), "s2");
+  std::shared_ptr<const Shard> kept = OpenShard(dir.Sub("shards/s1"));
+  std::shared_ptr<const Shard> released = OpenShard(dir.Sub("shards/s2"));
+  const std::vector<float> query = Embed("query protein cells kalo");
+  absl::StatusOr<std::vector<ScoredLabel>> before = kept->dense().Search(query, 10, nullptr);
+  REQUIRE(before.ok());
+  {
+    HugePageCollapser collapser;
+    collapser.Add(released);
+    released.reset();  // no longer served before its turn: skipped, not kept alive
+    collapser.Add(kept);
+    collapser.WaitUntilIdle();
+    // This shard is far smaller than a huge page: nothing to collapse, nothing changed.
+    CHECK(collapser.collapsed() == 0);
+    absl::StatusOr<std::vector<ScoredLabel>> after = kept->dense().Search(query, 10, nullptr);
+    REQUIRE(after.ok());
+    RequireSameHits(*after, *before);
+    // Destroyed with work still queued: it drops the queue and returns.
+    for (int i = 0; i < 3; ++i) collapser.Add(kept);
+  }
+  CHECK(kept.use_count() == 1);
 }
 
 TEST_CASE("Builds with one thread and with several write identical files", "[shard]") {

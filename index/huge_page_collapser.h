@@ -1,0 +1,49 @@
+// One background thread that moves newly loaded shards' dense indexes onto huge pages
+// (search/huge_pages.h), so that a search on them stops paying for TLB misses without a shard
+// load, and so a server's start, ever waiting for it.
+//
+// Shards are held weakly: one that is no longer served by the time its turn comes is skipped.
+#ifndef QUARRY_INDEX_HUGE_PAGE_COLLAPSER_H_
+#define QUARRY_INDEX_HUGE_PAGE_COLLAPSER_H_
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <thread>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "index/shard/shard.h"
+
+namespace quarry {
+
+class HugePageCollapser {
+ public:
+  HugePageCollapser();
+  // Drops what is still queued and waits for the shard in progress.
+  ~HugePageCollapser();
+  HugePageCollapser(const HugePageCollapser&) = delete;
+  HugePageCollapser& operator=(const HugePageCollapser&) = delete;
+
+  void Add(std::weak_ptr<const Shard> shard);
+
+  // Blocks until every shard added so far has been handled (tests, benchmarks).
+  void WaitUntilIdle();
+
+  // Shards whose index the kernel collapsed (some memory moved to huge pages).
+  int64_t collapsed() const;
+
+ private:
+  void Work();
+
+  mutable absl::Mutex mutex_;
+  std::deque<std::weak_ptr<const Shard>> queue_ ABSL_GUARDED_BY(mutex_);
+  bool working_ ABSL_GUARDED_BY(mutex_) = false;
+  bool stopping_ ABSL_GUARDED_BY(mutex_) = false;
+  int64_t collapsed_ ABSL_GUARDED_BY(mutex_) = 0;
+  std::thread thread_;
+};
+
+}  // namespace quarry
+
+#endif  // QUARRY_INDEX_HUGE_PAGE_COLLAPSER_H_
