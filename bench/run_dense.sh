@@ -11,9 +11,10 @@
 # Usage: bench/run_dense.sh            (from the repository root, after deploy/build.sh build)
 # Environment: ROWS (200000), INDEX_SPEC (HNSW32), CLIENTS (1,2), DURATION (10 s),
 #   WARMUP (2 s), BUILD_DIR (build), QUARRY_BENCH_DATA (../scratch-bench-data),
-#   REPEATS (3: baseline and server runs alternate, medians reported), KEEP_DATA_DIR (set: the
-#   server's data directory is kept and its path printed), REUSE_DATA_DIR (a kept directory:
-#   steps 3-4 are skipped).
+#   REPEATS (3: baseline and server runs alternate, medians reported), BASELINE_HUGE_PAGES
+#   (set: the baseline's index is collapsed to huge pages like the server's shards),
+#   KEEP_DATA_DIR (set: the server's data directory is kept and its path printed),
+#   REUSE_DATA_DIR (a kept directory: steps 3-4 are skipped).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo="$PWD"
@@ -77,5 +78,5 @@ shard="$(find "$server_dir/data/collections/$collection/shards" -mindepth 1 -max
 "$build/client/quarry" bench search-vector --collection "$collection" \
   --queries_npy "$data/data/queries.npy" --truth_npy "$data/data/$truth" --k 10 \
   --baseline_shard "$shard" --server_pid "$server_pid" --clients "$clients" \
-  --repeats "${REPEATS:-3}" \
+  --repeats "${REPEATS:-3}" ${BASELINE_HUGE_PAGES:+--baseline_huge_pages} \
   --duration_seconds "${DURATION:-10}" --warmup_seconds "${WARMUP:-2}"

@@ -1,10 +1,10 @@
 #include "client/bench_baseline.h"
 
+#include <faiss/IVFlib.h>
 #include <faiss/Index.h>
 #include <faiss/IndexFlatCodes.h>
 #include <faiss/IndexHNSW.h>
 #include <faiss/IndexIVF.h>
-#include <faiss/IVFlib.h>
 #include <faiss/index_io.h>
 #include <faiss/invlists/OnDiskInvertedLists.h>
 #include <omp.h>
@@ -17,6 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "index/search/dense_index.h"
+#include "index/search/huge_pages.h"
 #include "index/shard/shard.h"
 #include "index/shard/shard_format.h"
 
@@ -25,7 +26,7 @@ namespace quarry::bench {
 ShardBaseline::~ShardBaseline() = default;
 
 absl::StatusOr<std::unique_ptr<ShardBaseline>> ShardBaseline::Open(
-    const std::string& shard_directory, int dimension, int ef_search) {
+    const std::string& shard_directory, int dimension, int ef_search, bool huge_pages) {
   absl::StatusOr<std::unique_ptr<Shard>> shard =
       Shard::Open(shard_directory, dimension, Metric::kInnerProduct);
   if (!shard.ok()) return shard.status();
@@ -46,6 +47,7 @@ absl::StatusOr<std::unique_ptr<ShardBaseline>> ShardBaseline::Open(
   if (auto* hnsw = dynamic_cast<faiss::IndexHNSW*>(baseline->index_.get())) {
     if (ef_search > 0) hnsw->hnsw.efSearch = ef_search;
   }
+  if (huge_pages) baseline->huge_pages_ = CollapseIndexToHugePages(*baseline->index_);
   if (faiss::IndexIVF* ivf = faiss::ivflib::try_extract_index_ivf(baseline->index_.get())) {
     if (auto* lists = dynamic_cast<faiss::OnDiskInvertedLists*>(ivf->invlists)) {
       lists->prefetch_nthread = 0;  // as the server's DenseIndex::ReadFromFile does
@@ -57,15 +59,16 @@ absl::StatusOr<std::unique_ptr<ShardBaseline>> ShardBaseline::Open(
 std::string ShardBaseline::Describe() const {
   std::string parameters;
   if (const auto* hnsw = dynamic_cast<const faiss::IndexHNSW*>(index_.get())) {
-    parameters = absl::StrCat("HNSW M=", hnsw->hnsw.nb_neighbors(1),
-                              " efSearch=", hnsw->hnsw.efSearch);
+    parameters =
+        absl::StrCat("HNSW M=", hnsw->hnsw.nb_neighbors(1), " efSearch=", hnsw->hnsw.efSearch);
   } else if (const faiss::IndexIVF* ivf = faiss::ivflib::try_extract_index_ivf(index_.get())) {
     parameters = absl::StrCat("IVF nlist=", ivf->nlist, " nprobe=", ivf->nprobe);
   } else {
     parameters = "exact (flat)";
   }
-  return absl::StrFormat("FAISS in process (%s build), %d x %d, %s", QUARRY_FAISS_BUILD,
-                         index_->ntotal, index_->d, parameters);
+  return absl::StrFormat("FAISS in process (%s build), %d x %d, %s%s", QUARRY_FAISS_BUILD,
+                         index_->ntotal, index_->d, parameters,
+                         huge_pages_ ? ", on huge pages" : "");
 }
 
 double ShardBaseline::ScanFloorMilliseconds() const {
@@ -118,8 +121,7 @@ ShardBaseline::Result ShardBaseline::Run(const NpyMatrix<float>& queries, int k,
       const int64_t row = sequence % queries.rows;
       const absl::Time start = absl::Now();
       index_->search(1, queries.row(row), k, distances.data(), labels.data());
-      latencies[static_cast<size_t>(thread)].Add(
-          absl::ToDoubleMilliseconds(absl::Now() - start));
+      latencies[static_cast<size_t>(thread)].Add(absl::ToDoubleMilliseconds(absl::Now() - start));
       if (sequence < queries.rows) {
         std::vector<std::string>& hits = result.hits[static_cast<size_t>(row)];
         for (const faiss::Index::idx_t label : labels) {

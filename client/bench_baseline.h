@@ -26,8 +26,11 @@ class ShardBaseline {
  public:
   // Opens the shard in `shard_directory` (checksums verified) for its chunk → document id
   // map, and reads its FAISS index file directly. `ef_search` > 0 sets HNSW's beam.
+  // `huge_pages` collapses the index's memory to huge pages as the server does for the shards
+  // it serves (index/huge_page_collapser.h), so that the two compare like for like.
   static absl::StatusOr<std::unique_ptr<ShardBaseline>> Open(const std::string& shard_directory,
-                                                             int dimension, int ef_search);
+                                                             int dimension, int ef_search,
+                                                             bool huge_pages = false);
   ~ShardBaseline();
 
   // A line naming the index type, its size and the search parameters.
@@ -53,6 +56,7 @@ class ShardBaseline {
   ShardBaseline() = default;
 
   std::unique_ptr<faiss::Index> index_;
+  bool huge_pages_ = false;                // the index's memory was collapsed to huge pages
   std::vector<std::string> document_ids_;  // by label
 };
 

@@ -65,6 +65,9 @@ ABSL_FLAG(std::string, baseline_shard, "",
           "bench search-vector: shard directory whose FAISS index is the in-process baseline");
 ABSL_FLAG(int32_t, baseline_ef_search, 128,
           "bench search-vector: HNSW efSearch of the baseline (the server's default is 128)");
+ABSL_FLAG(bool, baseline_huge_pages, false,
+          "bench search-vector: collapse the baseline's index to huge pages, as the server does "
+          "for the shards it serves");
 ABSL_FLAG(int32_t, server_pid, 0,
           "bench search-vector: the server's process id (same host), to report its CPU time per "
           "query next to the in-process baseline's");
@@ -92,7 +95,8 @@ Usage:
       creates C (embedder none, dimension of F) unless it exists, and ingests row i of F as
       document "i" (text "v<i>"); reports documents/s
   quarry bench search-vector --collection C --queries_npy Q --truth_npy T [--k 10]
-                             [--baseline_shard DIR [--baseline_ef_search 128]] [--repeats N]
+                             [--baseline_shard DIR [--baseline_ef_search 128]
+                              [--baseline_huge_pages]] [--repeats N]
       Search by vector; recall@k against T; with --baseline_shard, the same shard's FAISS index
       searched in this process on as many threads as clients, and the ratios; --repeats
       alternates the two N times and adds a row of medians
@@ -241,18 +245,17 @@ std::string LatencyColumns(LatencySummary& latency) {
                          latency.Quantile(0.99), latency.Quantile(0.999));
 }
 
-constexpr char kHeader[] =
-    "%-34s %7s %10s %8s %8s %8s %8s %9s %s\n";
+constexpr char kHeader[] = "%-34s %7s %10s %8s %8s %8s %8s %9s %s\n";
 
 void PrintHeader() {
-  absl::PrintF(kHeader, "run", "clients", "QPS", "p50 ms", "p90 ms", "p99 ms", "p99.9 ms",
-               "recall", "notes");
+  absl::PrintF(kHeader, "run", "clients", "QPS", "p50 ms", "p90 ms", "p99 ms", "p99.9 ms", "recall",
+               "notes");
 }
 
 void PrintRow(absl::string_view name, int clients, double qps, LatencySummary& latency,
               const std::string& recall, const std::string& notes) {
-  absl::PrintF("%-34s %7d %10.1f %s %9s %s\n", name, clients, qps, LatencyColumns(latency),
-               recall, notes);
+  absl::PrintF("%-34s %7d %10.1f %s %9s %s\n", name, clients, qps, LatencyColumns(latency), recall,
+               notes);
   std::fflush(stdout);
 }
 
@@ -315,8 +318,7 @@ std::unique_ptr<PendingCall> AsyncIngest(v1::DocumentService::Stub* stub,
       });
 }
 
-std::unique_ptr<PendingCall> AsyncSearch(v1::SearchService::Stub* stub,
-                                         v1::SearchRequest request) {
+std::unique_ptr<PendingCall> AsyncSearch(v1::SearchService::Stub* stub, v1::SearchRequest request) {
   return std::make_unique<UnaryCall<v1::SearchResponse>>(
       [stub, request = std::move(request)](grpc::ClientContext* context,
                                            grpc::CompletionQueue* queue) {
@@ -354,8 +356,8 @@ int LoadVectors(const std::string& collection, const std::vector<int>& clients) 
     v1::Collection created;
     grpc::Status status = collections.CreateCollection(&create_context, create, &created);
     if (!status.ok()) {
-      return Fail(absl::Status(static_cast<absl::StatusCode>(status.error_code()),
-                               status.error_message()));
+      return Fail(
+          absl::Status(static_cast<absl::StatusCode>(status.error_code()), status.error_message()));
     }
   }
 
@@ -381,11 +383,12 @@ int LoadVectors(const std::string& collection, const std::vector<int>& clients) 
         return AsyncIngest(stubs[sequence % stubs.size()].get(), std::move(request));
       },
       nullptr);
-  absl::PrintF("load-vectors: %d of %d rows in %.1f s: %.0f documents/s (%d per call, %d in "
-               "flight)%s\n",
-               result.succeeded * batch >= rows ? rows : result.succeeded * batch, rows,
-               result.seconds, std::min<double>(rows, result.succeeded * batch) / result.seconds,
-               batch, in_flight, result.failed > 0 ? " " + LoadNotes(result) : "");
+  absl::PrintF(
+      "load-vectors: %d of %d rows in %.1f s: %.0f documents/s (%d per call, %d in "
+      "flight)%s\n",
+      result.succeeded * batch >= rows ? rows : result.succeeded * batch, rows, result.seconds,
+      std::min<double>(rows, result.succeeded * batch) / result.seconds, batch, in_flight,
+      result.failed > 0 ? " " + LoadNotes(result) : "");
   return result.failed == 0 ? kExitOk : kExitError;
 }
 
@@ -425,7 +428,7 @@ double Median(std::vector<double> values) {
 
 struct VectorSearchRun {
   LoadResult load;
-  int64_t calls_started = 0;  // warm-up included
+  int64_t calls_started = 0;                   // warm-up included
   std::vector<std::vector<std::string>> hits;  // per query row (first answer), document ids
   std::vector<bool> seen;
 };
@@ -479,10 +482,9 @@ int SearchVector(const std::string& collection, const std::vector<int>& clients)
   const int k = absl::GetFlag(FLAGS_k);
   std::unique_ptr<ShardBaseline> baseline;
   if (!absl::GetFlag(FLAGS_baseline_shard).empty()) {
-    absl::StatusOr<std::unique_ptr<ShardBaseline>> opened =
-        ShardBaseline::Open(absl::GetFlag(FLAGS_baseline_shard),
-                            static_cast<int>(queries->columns),
-                            absl::GetFlag(FLAGS_baseline_ef_search));
+    absl::StatusOr<std::unique_ptr<ShardBaseline>> opened = ShardBaseline::Open(
+        absl::GetFlag(FLAGS_baseline_shard), static_cast<int>(queries->columns),
+        absl::GetFlag(FLAGS_baseline_ef_search), absl::GetFlag(FLAGS_baseline_huge_pages));
     if (!opened.ok()) return Fail(opened.status());
     baseline = *std::move(opened);
     absl::PrintF("baseline: %s\n", baseline->Describe());
@@ -530,11 +532,13 @@ int SearchVector(const std::string& collection, const std::vector<int>& clients)
       // Includes the warm-up's calls: CPU is sampled around the whole run.
       const double calls = static_cast<double>(result.calls_started);
       std::string notes = LoadNotes(result.load);
-      absl::StrAppend(&notes, absl::StrFormat("client CPU %.3f ms/query",
-                                              1000 * (OwnCpuSeconds() - client_cpu_before) / calls));
+      absl::StrAppend(&notes,
+                      absl::StrFormat("client CPU %.3f ms/query",
+                                      1000 * (OwnCpuSeconds() - client_cpu_before) / calls));
       if (server_pid > 0) {
         server_cpu_ms.push_back(1000 * (ProcessCpuSeconds(server_pid) - server_cpu_before) / calls);
-        absl::StrAppend(&notes, absl::StrFormat(", server CPU %.3f ms/query", server_cpu_ms.back()));
+        absl::StrAppend(&notes,
+                        absl::StrFormat(", server CPU %.3f ms/query", server_cpu_ms.back()));
       }
       absl::StrAppend(&notes, "; ");
       server_qps.push_back(result.load.calls_per_second());
@@ -543,31 +547,30 @@ int SearchVector(const std::string& collection, const std::vector<int>& clients)
       if (in_process.has_value()) {
         qps_ratio.push_back(server_qps.back() / baseline_qps.back());
         p99_ratio.push_back(server_p99.back() / baseline_p99.back());
-        absl::StrAppend(&notes, absl::StrFormat(
-                                    "QPS ratio %.3f, p50 ratio %.2f, p99 ratio %.2f "
-                                    "(server / in-process)",
-                                    qps_ratio.back(),
-                                    result.load.latency.Quantile(0.5) /
-                                        in_process->latency.Quantile(0.5),
-                                    p99_ratio.back()));
+        absl::StrAppend(&notes, absl::StrFormat("QPS ratio %.3f, p50 ratio %.2f, p99 ratio %.2f "
+                                                "(server / in-process)",
+                                                qps_ratio.back(),
+                                                result.load.latency.Quantile(0.5) /
+                                                    in_process->latency.Quantile(0.5),
+                                                p99_ratio.back()));
       }
-      PrintRow("gRPC Search by vector", count, result.load.calls_per_second(),
-               result.load.latency, MeanRecall(result.hits, result.seen, *truth, k), notes);
+      PrintRow("gRPC Search by vector", count, result.load.calls_per_second(), result.load.latency,
+               MeanRecall(result.hits, result.seen, *truth, k), notes);
     }
     if (repeats > 1) {
-      std::string summary = absl::StrFormat(
-          "median of %d: server QPS %.1f p50 %.3f p99 %.3f ms", repeats, Median(server_qps),
-          Median(server_p50), Median(server_p99));
+      std::string summary =
+          absl::StrFormat("median of %d: server QPS %.1f p50 %.3f p99 %.3f ms", repeats,
+                          Median(server_qps), Median(server_p50), Median(server_p99));
       if (!server_cpu_ms.empty()) {
         absl::StrAppend(&summary, absl::StrFormat(" CPU %.3f ms/query", Median(server_cpu_ms)));
       }
       if (!qps_ratio.empty()) {
-        absl::StrAppend(&summary,
-                        absl::StrFormat("; in-process QPS %.1f p50 %.3f p99 %.3f ms CPU %.3f "
-                                        "ms/query; QPS ratio %.3f, p99 ratio %.2f",
-                                        Median(baseline_qps), Median(baseline_p50),
-                                        Median(baseline_p99), Median(baseline_cpu_ms),
-                                        Median(qps_ratio), Median(p99_ratio)));
+        absl::StrAppend(
+            &summary,
+            absl::StrFormat("; in-process QPS %.1f p50 %.3f p99 %.3f ms CPU %.3f "
+                            "ms/query; QPS ratio %.3f, p99 ratio %.2f",
+                            Median(baseline_qps), Median(baseline_p50), Median(baseline_p99),
+                            Median(baseline_cpu_ms), Median(qps_ratio), Median(p99_ratio)));
       }
       absl::PrintF("%-34s %7d %s\n", "SUMMARY", count, summary);
     }
@@ -613,9 +616,8 @@ int SearchText(const std::string& collection, const std::vector<int>& clients) {
                       absl::StrFormat("server time per search %.3f ms, embedding %.1f%% of it",
                                       total_ms / result.succeeded, 100 * embed_ms / total_ms));
     }
-    PrintRow(absl::StrCat("gRPC Search by text (", absl::GetFlag(FLAGS_mode).empty()
-                                                       ? "default"
-                                                       : absl::GetFlag(FLAGS_mode),
+    PrintRow(absl::StrCat("gRPC Search by text (",
+                          absl::GetFlag(FLAGS_mode).empty() ? "default" : absl::GetFlag(FLAGS_mode),
                           ")"),
              count, result.calls_per_second(), result.latency, "-", notes);
   }
@@ -700,12 +702,12 @@ int Generate(const std::string& collection, const std::vector<int>& clients) {
         });
     failed = failed || result.failed > 0;
     PrintRow("gRPC Generate (streamed)", count, result.calls_per_second(), result.latency, "-",
-             absl::StrCat(absl::StrFormat("%.1f completion tokens/call ",
-                                          result.succeeded > 0
-                                              ? static_cast<double>(completion_tokens) /
-                                                    static_cast<double>(result.succeeded)
-                                              : 0.0),
-                          LoadNotes(result)));
+             absl::StrCat(
+                 absl::StrFormat("%.1f completion tokens/call ",
+                                 result.succeeded > 0 ? static_cast<double>(completion_tokens) /
+                                                            static_cast<double>(result.succeeded)
+                                                      : 0.0),
+                 LoadNotes(result)));
   }
   return failed ? kExitError : kExitOk;
 }
@@ -735,10 +737,11 @@ int FaissBuild() {
     }
     index->add(rows, vectors->values.data());
     const double seconds = absl::ToDoubleSeconds(absl::Now() - start);
-    absl::PrintF("faiss-build: %s (%s build), %d x %d, %d threads: %.1f s (train %.1f s), %.0f "
-                 "vectors/s\n",
-                 spec, QUARRY_FAISS_BUILD, rows, vectors->columns,
-                 absl::GetFlag(FLAGS_build_threads), seconds, train_seconds, rows / seconds);
+    absl::PrintF(
+        "faiss-build: %s (%s build), %d x %d, %d threads: %.1f s (train %.1f s), %.0f "
+        "vectors/s\n",
+        spec, QUARRY_FAISS_BUILD, rows, vectors->columns, absl::GetFlag(FLAGS_build_threads),
+        seconds, train_seconds, rows / seconds);
   } catch (const std::exception& error) {
     return Fail(absl::InvalidArgumentError(absl::StrCat("FAISS: ", error.what())));
   }

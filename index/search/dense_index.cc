@@ -3,7 +3,6 @@
 #include <faiss/IVFlib.h>
 #include <faiss/Index.h>
 #include <faiss/IndexFlat.h>
-#include <faiss/IndexFlatCodes.h>
 #include <faiss/IndexHNSW.h>
 #include <faiss/IndexIDMap.h>
 #include <faiss/IndexIVF.h>
@@ -440,17 +439,7 @@ absl::Status DenseIndex::WriteToFile(const std::string& path) const {
 
 bool DenseIndex::CollapseToHugePages() const {
   if (memory_mapped_) return false;  // file pages belong to the page cache
-  bool collapsed = false;
-  const faiss::Index* storage = index_.get();
-  if (const auto* hnsw = dynamic_cast<const faiss::IndexHNSW*>(storage)) {
-    const std::vector<faiss::HNSW::storage_idx_t>& neighbors = hnsw->hnsw.neighbors;
-    collapsed = CollapseRangeToHugePages(neighbors.data(), neighbors.size() * sizeof(neighbors[0]));
-    storage = hnsw->storage;
-  }
-  if (const auto* flat = dynamic_cast<const faiss::IndexFlatCodes*>(storage)) {
-    collapsed = CollapseRangeToHugePages(flat->codes.data(), flat->codes.size()) || collapsed;
-  }
-  return collapsed;
+  return CollapseIndexToHugePages(*index_);
 }
 
 int64_t DenseIndex::size() const { return static_cast<int64_t>(index_->ntotal); }

@@ -1,8 +1,11 @@
 #include "index/search/huge_pages.h"
 
+#include <faiss/IndexFlatCodes.h>
+#include <faiss/IndexHNSW.h>
 #include <sys/mman.h>
 
 #include <cstdint>
+#include <vector>
 
 namespace quarry {
 namespace {
@@ -24,6 +27,20 @@ bool CollapseRangeToHugePages(const void* data, size_t bytes) {
   // the collapse below fails for want of free huge pages.
   madvise(start, length, MADV_HUGEPAGE);
   return madvise(start, length, kMadviseCollapse) == 0;
+}
+
+bool CollapseIndexToHugePages(const faiss::Index& index) {
+  bool collapsed = false;
+  const faiss::Index* storage = &index;
+  if (const auto* hnsw = dynamic_cast<const faiss::IndexHNSW*>(storage)) {
+    const std::vector<faiss::HNSW::storage_idx_t>& neighbors = hnsw->hnsw.neighbors;
+    collapsed = CollapseRangeToHugePages(neighbors.data(), neighbors.size() * sizeof(neighbors[0]));
+    storage = hnsw->storage;
+  }
+  if (const auto* flat = dynamic_cast<const faiss::IndexFlatCodes*>(storage)) {
+    collapsed = CollapseRangeToHugePages(flat->codes.data(), flat->codes.size()) || collapsed;
+  }
+  return collapsed;
 }
 
 }  // namespace quarry

@@ -17,11 +17,20 @@
 
 #include <cstddef>
 
+namespace faiss {
+struct Index;
+}
+
 namespace quarry {
 
 // Collapses the whole 2 MiB pages inside [data, data + bytes) into huge pages. False when the
 // kernel refused (the memory is then unchanged) or the range holds no whole huge page.
 bool CollapseRangeToHugePages(const void* data, size_t bytes);
+
+// Collapses what a search of `index` reads at random: the stored vectors of a Flat index, and
+// the graph and vectors of an HNSW one over Flat storage. Other index types are left alone.
+// True when some memory was collapsed.
+bool CollapseIndexToHugePages(const faiss::Index& index);
 
 }  // namespace quarry
 
