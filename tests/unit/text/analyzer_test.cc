@@ -59,6 +59,23 @@ TEST_CASE("Terms drops punctuation and over-long tokens", "[analyzer]") {
   CHECK(analyzer.Terms("start " + std::string(300, 'z') + " finish") == Strings{"start", "finish"});
 }
 
+TEST_CASE("Remembered stems equal fresh ones, also after the cache refills", "[analyzer]") {
+  // Each analyzer's stemmers remember what they stemmed; one that has seen 20,000 distinct
+  // words (more than a stemmer keeps, so its memory is dropped and refilled on the way) must
+  // still agree word for word with an analyzer that has seen nothing.
+  const Analyzer used;
+  std::string text;
+  for (int i = 0; i < 20000; ++i) {
+    text += "running" + std::to_string(i) + "x generalizations studies ";
+  }
+  const Strings first = used.Terms(text);
+  const Strings again = used.Terms(text);
+  CHECK(again == first);
+  const Analyzer fresh;
+  CHECK(fresh.Terms(text) == first);
+  CHECK(used.Terms("studies studying generalizations") == Strings{"studi", "studi", "general"});
+}
+
 TEST_CASE("Terms is thread-safe", "[analyzer]") {
   const Analyzer analyzer;
   const std::vector<std::string> texts = {
