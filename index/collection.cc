@@ -280,6 +280,24 @@ const ShardSlot& ShardSlotOf(const CollectionState& state, int64_t label)
   return *--slot;
 }
 
+// The analysed terms a chunk was indexed with (repeats kept, in no particular order), from its
+// segment's BM25 index: the same words analysing its title and text again would give.
+std::vector<std::string> IndexedTerms(const CollectionState& state, int64_t label)
+    ABSL_SHARED_LOCKS_REQUIRED(state.mutex) {
+  std::vector<std::pair<absl::string_view, uint32_t>> counts;
+  if (label >= state.fresh_base) {
+    counts = state.lexical.ChunkTerms(label - state.fresh_base);
+  } else {
+    const ShardSlot& slot = ShardSlotOf(state, label);
+    counts = slot.shard->lexical().ChunkTerms(label - slot.base);
+  }
+  std::vector<std::string> terms;
+  for (const auto& [term, frequency] : counts) {
+    for (uint32_t i = 0; i < frequency; ++i) terms.emplace_back(term);
+  }
+  return terms;
+}
+
 // Reorders `candidates` (best first) by maximal marginal relevance over their stored vectors,
 // keeping at most `top_k` and at most max_chunks_per_document of a document.
 absl::StatusOr<std::vector<FusedHit>> Diversify(const CollectionState& state,
@@ -741,9 +759,7 @@ absl::StatusOr<SearchResult> Collection::Search(const SearchQuery& query) const 
       for (const ScoredLabel& hit :
            absl::MakeConstSpan(lexical_hits)
                .first(std::min(lexical_hits.size(), static_cast<size_t>(feedback_documents)))) {
-        const Hit chunk = MakeHit(*state, hit.label, hit.score);
-        feedback.push_back(
-            {hit.score, analyzer_.Terms(text::ChunkTextWithTitle(chunk.title, chunk.text))});
+        feedback.push_back({hit.score, IndexedTerms(*state, hit.label)});
       }
       const std::vector<WeightedTerm> expanded = ExpandQuery(query_terms, feedback, query.feedback);
       std::vector<std::string> expanded_terms;

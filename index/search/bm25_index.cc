@@ -168,7 +168,7 @@ absl::StatusOr<Bm25Index> Bm25Index::Deserialize(absl::string_view bytes) {
       return s;
     }
     if (postings == 0) return in.Error("term without postings");
-    Term& term = index.terms_[text];
+    Term& term = index.FindOrAddTerm(text);
     term.postings.reserve(postings);
     term.live_document_frequency = static_cast<int64_t>(postings);
     uint64_t next = 0;
@@ -191,6 +191,21 @@ absl::StatusOr<Bm25Index> Bm25Index::Deserialize(absl::string_view bytes) {
     }
   }
   if (in.remaining() != 0) return in.Error(absl::StrCat(in.remaining(), " trailing bytes"));
+  // The forward index: count each chunk's terms, then place them.
+  index.forward_begin_.assign(labels + 1, 0);
+  for (const auto& [text, term] : index.terms_) {
+    for (const Posting& posting : term.postings) ++index.forward_begin_[posting.label + 1];
+  }
+  for (uint64_t label = 0; label < labels; ++label) {
+    index.forward_begin_[label + 1] += index.forward_begin_[label];
+  }
+  index.forward_.resize(index.forward_begin_[labels]);
+  std::vector<uint64_t> filled(index.forward_begin_.begin(), index.forward_begin_.end() - 1);
+  for (const auto& [text, term] : index.terms_) {
+    for (const Posting& posting : term.postings) {
+      index.forward_[filled[posting.label]++] = {term.id, posting.term_frequency};
+    }
+  }
   for (uint64_t label = 0; label < labels; ++label) {
     if (index.live_.Contains(static_cast<int64_t>(label)) &&
         frequency_sums[label] != index.chunk_lengths_[label]) {
@@ -216,11 +231,14 @@ void Bm25Index::Add(int64_t label, absl::Span<const std::string> terms) {
   absl::flat_hash_map<absl::string_view, uint32_t> frequencies;
   frequencies.reserve(terms.size());
   for (const std::string& term : terms) ++frequencies[term];
+  forward_begin_.resize(static_cast<size_t>(label) + 1, forward_.size());
   for (const auto& [term, frequency] : frequencies) {
-    Term& entry = terms_[term];
+    Term& entry = FindOrAddTerm(term);
     entry.postings.push_back({static_cast<uint32_t>(label), frequency});
     ++entry.live_document_frequency;
+    forward_.push_back({entry.id, frequency});
   }
+  forward_begin_.push_back(forward_.size());
   live_.Insert(label);
   ++live_chunks_;
   live_total_length_ += length;
@@ -240,6 +258,27 @@ void Bm25Index::Remove(int64_t label, absl::Span<const std::string> terms) {
   live_.Erase(label);
   --live_chunks_;
   live_total_length_ -= chunk_lengths_[static_cast<size_t>(label)];
+}
+
+Bm25Index::Term& Bm25Index::FindOrAddTerm(absl::string_view text) {
+  const auto [it, added] = terms_.try_emplace(text);
+  if (added) {
+    it->second.id = static_cast<uint32_t>(term_texts_.size());
+    term_texts_.emplace_back(text);
+  }
+  return it->second;
+}
+
+std::vector<std::pair<absl::string_view, uint32_t>> Bm25Index::ChunkTerms(int64_t label) const {
+  std::vector<std::pair<absl::string_view, uint32_t>> terms;
+  if (label < 0 || static_cast<uint64_t>(label) >= chunk_lengths_.size()) return terms;
+  const size_t begin = forward_begin_[static_cast<size_t>(label)];
+  const size_t end = forward_begin_[static_cast<size_t>(label) + 1];
+  terms.reserve(end - begin);
+  for (size_t i = begin; i < end; ++i) {
+    terms.emplace_back(term_texts_[forward_[i].term], forward_[i].term_frequency);
+  }
+  return terms;
 }
 
 double Bm25Statistics::Idf(absl::string_view term) const {

@@ -18,6 +18,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
@@ -77,6 +78,11 @@ class Bm25Index {
   // Collection statistics over live chunks, for BM25 across several indexes (shards).
   int64_t live_chunks() const { return live_chunks_; }
   int64_t live_total_length() const { return live_total_length_; }
+  // The distinct terms of chunk `label` and their frequencies, as Add received them, in no
+  // particular order; empty for a label never added. Relevance feedback reads a chunk's words
+  // here instead of analysing its text again.
+  std::vector<std::pair<absl::string_view, uint32_t>> ChunkTerms(int64_t label) const;
+
   // Live chunks holding `term`; 0 for an unknown term.
   int64_t document_frequency(absl::string_view term) const;
 
@@ -94,11 +100,23 @@ class Bm25Index {
     uint32_t term_frequency;
   };
   struct Term {
+    uint32_t id = 0;  // index into term_texts_
     std::vector<Posting> postings;
     int64_t live_document_frequency = 0;
   };
+  // The postings again, grouped by chunk: chunk L's terms are forward_[forward_begin_[L] ..
+  // forward_begin_[L + 1]). Built by Add, and by Deserialize from the postings.
+  struct ForwardEntry {
+    uint32_t term;  // id
+    uint32_t term_frequency;
+  };
+  // Gives `text` an id if it has none; the Term is created empty.
+  Term& FindOrAddTerm(absl::string_view text);
   absl::flat_hash_map<std::string, Term> terms_;
-  std::vector<uint32_t> chunk_lengths_;  // by label
+  std::vector<std::string> term_texts_;  // by id
+  std::vector<ForwardEntry> forward_;
+  std::vector<uint64_t> forward_begin_ = {0};  // by label, one more than chunk_lengths_
+  std::vector<uint32_t> chunk_lengths_;        // by label
   LabelSet live_;
   int64_t live_chunks_ = 0;
   int64_t live_total_length_ = 0;

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <map>
 #include <memory>
 #include <random>
 #include <set>
@@ -692,6 +693,39 @@ Bm25Index SmallIndex() {
   index.Add(3, Terms{"c", "c", "c"});
   index.Add(5, Terms{"f", "a"});  // label 4 never added
   return index;
+}
+
+// A chunk's terms as counts, from ChunkTerms or from the list given to Add.
+std::map<std::string, uint32_t> Counts(
+    const std::vector<std::pair<absl::string_view, uint32_t>>& terms) {
+  std::map<std::string, uint32_t> counts;
+  for (const auto& [term, frequency] : terms) counts[std::string(term)] += frequency;
+  return counts;
+}
+std::map<std::string, uint32_t> Counts(const Terms& terms) {
+  std::map<std::string, uint32_t> counts;
+  for (const std::string& term : terms) ++counts[term];
+  return counts;
+}
+
+TEST_CASE("A BM25 index gives back each chunk's terms, also after deserializing", "[shard][bm25]") {
+  const std::vector<Terms> added = {
+      {"a", "b", "c"}, {"a", "a", "d"}, {"b", "d", "e", "f"}, {"c", "c", "c"}, {}, {"f", "a"}};
+  const Bm25Index original = SmallIndex();
+  absl::StatusOr<Bm25Index> copy = Bm25Index::Deserialize(original.Serialize());
+  REQUIRE(copy.ok());
+  for (int64_t label = 0; label < 6; ++label) {
+    INFO("label " << label);
+    CHECK(Counts(original.ChunkTerms(label)) == Counts(added[static_cast<size_t>(label)]));
+    CHECK(Counts(copy->ChunkTerms(label)) == Counts(added[static_cast<size_t>(label)]));
+  }
+  CHECK(original.ChunkTerms(6).empty());
+  CHECK(original.ChunkTerms(-1).empty());
+  // A chunk added after deserializing, past a gap, is found too.
+  copy->Add(8, Terms{"g", "a", "g"});
+  CHECK(Counts(copy->ChunkTerms(8)) == Counts(Terms{"g", "a", "g"}));
+  CHECK(copy->ChunkTerms(7).empty());
+  CHECK(Counts(copy->ChunkTerms(5)) == Counts(added[5]));
 }
 
 TEST_CASE("A deserialized BM25 index scores exactly like the original", "[shard][bm25]") {
