@@ -94,7 +94,7 @@ class DenseIndex {
   bool trained() const { return trained_; }
 
   // Asks for the vectors and graph of an in-memory Flat or HNSW index to be backed by huge
-  // pages (search/huge_pages.h). Slow (about a second per 340 MB) but safe while searches run;
+  // pages (search/huge_pages.h). Slow (seconds for a large index) but safe while searches run;
   // the index's contents do not change. True when some memory was collapsed.
   bool CollapseToHugePages() const;
 

@@ -3,13 +3,15 @@
 // An HNSW search reads a few hundred vectors scattered over the whole index: with 4 KiB pages
 // nearly every one of those reads also misses the TLB (200k x 384 floats span 75,000 pages;
 // the TLB holds about 2,000), so the search waits on page walks as well as on memory. Backed
-// by huge pages the same FAISS search ran 15% faster (200k HNSW32, 2 threads: 4,100 -> 4,720
-// QPS). Debian's default THP mode is "madvise": only memory that asks gets huge pages, and FAISS
-// reads an index into ordinary vectors.
+// by huge pages the same FAISS search ran 13% faster (200k HNSW32 in process, 2 threads: 4,214
+// QPS, 4,754 with `BASELINE_HUGE_PAGES=1 bench/run_dense.sh`). Debian's default THP mode is
+// "madvise": only memory that asks gets huge pages, and FAISS reads an index into ordinary
+// vectors.
 //
 // MADV_COLLAPSE (Linux 6.1+) rebuilds the pages of a range as huge pages while readers keep
-// using it: ~0.9 s of one core per 340 MB here, too slow for a shard's load path (a 1M x 384
-// HNSW shard would start 5 s later), so the caller does it off the serving path
+// using it, but slowly: a 200k x 384 HNSW shard (344 MB) was done ~1.5 s after the server
+// listened, a 1M one (1.7 GB) after 2-4 s (AnonHugePages in /proc/PID/smaps_rollup). Too slow
+// for a shard's load path, so the caller does it off the serving path
 // (index/huge_page_collapser.h). Best effort: an older kernel, THP disabled or no free huge page
 // leaves the memory as it was.
 #ifndef QUARRY_INDEX_SEARCH_HUGE_PAGES_H_
