@@ -38,6 +38,11 @@ ABSL_FLAG(int64_t, log_segment_bytes, 64 << 20,
           "segments its shards cover)");
 ABSL_FLAG(int, shutdown_grace_seconds, 10,
           "On SIGTERM/SIGINT, how long in-flight calls may take before they are cancelled");
+ABSL_FLAG(int, search_threads, 0,
+          "Threads answering Search, each call start to finish on one (0: one per core)");
+ABSL_FLAG(int, remote_search_workers, 16,
+          "Searches that may wait on a reranker or an embedder at the same time (more wait in "
+          "line); they run apart from --search_threads");
 ABSL_FLAG(std::string, log_level, "info", "Log level: trace, debug, info, warn, error");
 ABSL_FLAG(std::string, metrics_address, "0.0.0.0:9464",
           "Prometheus /metrics listen address host:port (port 0 picks a free one; empty: no "
@@ -76,6 +81,8 @@ quarry::server::ServerOptions OptionsFromFlags() {
   options.log.max_segment_bytes =
       static_cast<uint64_t>(std::max<int64_t>(1, absl::GetFlag(FLAGS_log_segment_bytes)));
   options.refresh_interval = absl::Milliseconds(absl::GetFlag(FLAGS_refresh_interval_ms));
+  options.search_threads = absl::GetFlag(FLAGS_search_threads);
+  options.remote_search_workers = absl::GetFlag(FLAGS_remote_search_workers);
   options.generation.llm.base_url = absl::GetFlag(FLAGS_llm_base_url);
   options.generation.llm.http.api_key = absl::GetFlag(FLAGS_llm_api_key);
   options.generation.llm.model = absl::GetFlag(FLAGS_llm_model);

@@ -1,7 +1,6 @@
 #include "server/quarry_server.h"
 
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
-#include <grpcpp/health_check_service_interface.h>
 
 #include <map>
 #include <memory>
@@ -39,6 +38,10 @@ void LogRefusedShards(const Catalog& catalog, std::map<std::string, std::string>
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<QuarryServer>> QuarryServer::Start(const ServerOptions& options) {
+  if (options.search_threads < 0 || options.remote_search_workers < 1) {
+    return absl::InvalidArgumentError(
+        "--search_threads must be >= 0 (0: one per core) and --remote_search_workers >= 1");
+  }
   std::unique_ptr<QuarryServer> server(new QuarryServer());
   // Metrics first: the OpenAI embedder of each collection the catalog opens reports its calls
   // to them.
@@ -106,31 +109,32 @@ absl::StatusOr<std::unique_ptr<QuarryServer>> QuarryServer::Start(const ServerOp
         server->catalog_.get(), server->generation_service_->llm_breaker()));
   }
 
-  grpc::EnableDefaultHealthCheckService(true);
+  grpc::EnableDefaultHealthCheckService(false);  // health_service.h says why
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   builder.AddListeningPort(options.address, *credentials, &server->port_);
   builder.SetMaxReceiveMessageSize(options.max_message_bytes);
   builder.SetMaxSendMessageSize(options.max_message_bytes);
-  // The sync server runs each call on a polling thread and starts another poller when fewer
-  // than MIN_POLLERS are left, ending pollers above MAX_POLLERS once idle. gRPC's defaults
-  // (1 and 2) create and end a thread for nearly every call once two calls overlap; keeping
-  // a few more pollers alive removes that churn (measured: bench/run_dense.sh, server CPU per
-  // query).
+  // Every call but Search (search_dispatcher.h) runs on the sync server: each call on a
+  // polling thread, which starts another poller when fewer than MIN_POLLERS are left and ends
+  // pollers above MAX_POLLERS once idle. gRPC's defaults (1 and 2) create and end a thread for
+  // nearly every call once two calls overlap; a few more pollers kept alive avoid that churn.
   builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MIN_POLLERS, 2);
   builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MAX_POLLERS, 16);
-  server->RegisterGuardedServices(builder);
+  server->RegisterGuardedServices(builder, options);
   builder.experimental().SetInterceptorCreators(std::move(interceptors));
   server->server_ = builder.BuildAndStart();
   if (server->server_ == nullptr || server->port_ == 0) {
     return absl::UnavailableError(absl::StrCat("cannot listen on ", options.address));
   }
+  server->search_dispatcher_->Start();
   server->refresher_ = std::thread(
       [raw = server.get(), interval = options.refresh_interval] { raw->RefreshLoop(interval); });
   return server;
 }
 
-void QuarryServer::RegisterGuardedServices(grpc::ServerBuilder& builder) {
+void QuarryServer::RegisterGuardedServices(grpc::ServerBuilder& builder,
+                                           const ServerOptions& options) {
   security::CallGate* gate = gate_.get();
   guarded_collections_ =
       std::make_unique<security::GuardedCollectionService>(gate, collection_service_.get());
@@ -141,7 +145,19 @@ void QuarryServer::RegisterGuardedServices(grpc::ServerBuilder& builder) {
       std::make_unique<security::GuardedGenerationService>(gate, generation_service_.get());
   builder.RegisterService(guarded_collections_.get());
   builder.RegisterService(guarded_documents_.get());
-  builder.RegisterService(guarded_search_.get());
+  search_dispatcher_ = std::make_unique<SearchDispatcher>(
+      guarded_search_.get(),
+      [search = search_service_.get()](const v1::SearchRequest& request) {
+        return search->WaitsOnRemote(request);
+      },
+      options.search_threads > 0 ? options.search_threads
+                                 : static_cast<int>(std::thread::hardware_concurrency()),
+      options.remote_search_workers);
+  search_dispatcher_->Register(builder);
+  health_ = std::make_unique<HealthService>(std::vector<std::string>{
+      v1::CollectionService::service_full_name(), v1::DocumentService::service_full_name(),
+      v1::SearchService::service_full_name(), v1::GenerationService::service_full_name()});
+  builder.RegisterService(health_.get());
   builder.RegisterService(guarded_generation_.get());
 }
 
@@ -164,10 +180,9 @@ void QuarryServer::RefreshLoop(absl::Duration interval) {
 
 void QuarryServer::Shutdown(absl::Time deadline) {
   if (!stopping_.HasBeenNotified()) stopping_.Notify();
-  if (grpc::HealthCheckServiceInterface* health = server_->GetHealthCheckService()) {
-    health->Shutdown();
-  }
+  health_->Shutdown();
   server_->Shutdown(absl::ToChronoTime(deadline));
+  search_dispatcher_->Stop();
 }
 
 void QuarryServer::Wait() {

@@ -17,8 +17,10 @@
 #include "server/collection_service.h"
 #include "server/document_service.h"
 #include "server/generation_service.h"
+#include "server/health_service.h"
 #include "server/metrics/metrics_endpoint.h"
 #include "server/metrics/server_metrics.h"
+#include "server/search_dispatcher.h"
 #include "server/search_service.h"
 #include "server/security/call_gate.h"
 #include "server/security/guarded_services.h"
@@ -35,6 +37,10 @@ struct ServerOptions {
   IngestLogOptions log;
   // How often the catalog picks up other processes' writes and collections.
   absl::Duration refresh_interval = absl::Milliseconds(200);
+  // Threads answering Search (search_dispatcher.h); 0: one per core.
+  int search_threads = 0;
+  // Searches that may wait on a reranker or embedder at once, on threads of their own.
+  int remote_search_workers = 16;
   GenerationServiceOptions generation;
   // For collections with embedder=openai (base_url empty: none).
   OpenAiEmbeddingsEndpoint embeddings;
@@ -63,7 +69,7 @@ class QuarryServer {
  private:
   QuarryServer() = default;
   void RefreshLoop(absl::Duration interval);
-  void RegisterGuardedServices(grpc::ServerBuilder& builder);
+  void RegisterGuardedServices(grpc::ServerBuilder& builder, const ServerOptions& options);
 
   // Before the catalog: its collections' embedders report to it.
   std::unique_ptr<metrics::ServerMetrics> server_metrics_;
@@ -79,6 +85,9 @@ class QuarryServer {
   std::unique_ptr<security::GuardedDocumentService> guarded_documents_;
   std::unique_ptr<security::GuardedSearchService> guarded_search_;
   std::unique_ptr<security::GuardedGenerationService> guarded_generation_;
+  std::unique_ptr<HealthService> health_;
+  // Serves guarded_search_; declared before server_, which must go first.
+  std::unique_ptr<SearchDispatcher> search_dispatcher_;
   // Declared after what it scrapes (catalog, breaker), so it stops serving before they go.
   std::unique_ptr<metrics::MetricsEndpoint> metrics_;  // null: metrics disabled
   std::unique_ptr<grpc::Server> server_;

@@ -40,6 +40,9 @@ class SearchReranking {
   // has them reranked and keeps the best query.top_k. `outcome` says whether the hits were
   // reranked, or why not. INVALID_ARGUMENT for candidates outside 0..max_candidates; errors of
   // the search itself as Collection::Search returns them.
+  // True when a reranker is configured: a search asking for reranking then waits on it.
+  bool has_reranker() const { return client_ != nullptr; }
+
   absl::StatusOr<SearchResult> Search(Collection& collection, SearchQuery query, bool rerank,
                                       int candidates, const remote::CallControl& control,
                                       RerankOutcome& outcome);

@@ -28,6 +28,13 @@ absl::StatusOr<SearchQuery> SearchQueryFromProto(const v1::SearchRequest& reques
   return query;
 }
 
+bool SearchServiceImpl::WaitsOnRemote(const v1::SearchRequest& request) const {
+  if (request.options().rerank() && reranking_->has_reranker()) return true;
+  if (request.query_case() != v1::SearchRequest::kText) return false;
+  absl::StatusOr<std::shared_ptr<Collection>> collection = catalog_->Get(request.collection());
+  return collection.ok() && (*collection)->config().embedder == EmbedderKind::kOpenAi;
+}
+
 grpc::Status SearchServiceImpl::Search(grpc::ServerContext* context,
                                        const v1::SearchRequest* request,
                                        v1::SearchResponse* response) {

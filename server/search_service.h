@@ -20,6 +20,10 @@ class SearchServiceImpl final : public v1::SearchService::Service {
   grpc::Status Search(grpc::ServerContext* context, const v1::SearchRequest* request,
                       v1::SearchResponse* response) override;
 
+  // True when answering `request` may wait on a remote model: the reranker (asked for, and one
+  // is configured) or the OpenAI-compatible embedder of a text query's collection.
+  bool WaitsOnRemote(const v1::SearchRequest& request) const;
+
  private:
   Catalog* catalog_;
   SearchReranking* reranking_;

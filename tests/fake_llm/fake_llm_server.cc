@@ -390,6 +390,11 @@ size_t FakeLlmServer::request_count() const {
   return requests_.size();
 }
 
+bool FakeLlmServer::WaitForRequests(size_t count, std::chrono::milliseconds timeout) const {
+  std::unique_lock<std::mutex> lock(mutex_);
+  return changed_.wait_for(lock, timeout, [&] { return requests_.size() >= count; });
+}
+
 int FakeLlmServer::disconnects() const {
   std::lock_guard<std::mutex> lock(mutex_);
   return disconnects_;

@@ -115,6 +115,8 @@ class FakeLlmServer {
 
   std::vector<RecordedRequest> requests() const;
   size_t request_count() const;
+  // Waits until request_count() >= count; false on timeout.
+  bool WaitForRequests(size_t count, std::chrono::milliseconds timeout) const;
   // How many stalled streams ended because the client hung up.
   int disconnects() const;
   // Waits until disconnects() >= count; false on timeout.

@@ -6,7 +6,9 @@
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <fstream>
+#include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
@@ -221,6 +223,128 @@ TEST_CASE("Search with rerank and no reranker configured keeps the fused order",
   CHECK(response.notices(0).find("no reranker is configured") != std::string::npos);
   REQUIRE(response.hits_size() > 0);
   CHECK(response.hits(0).document_id() == "erebus");
+}
+
+// Stalled reranked searches, started without waiting for their answers.
+struct StalledSearches {
+  grpc::CompletionQueue queue;
+  std::vector<std::unique_ptr<grpc::ClientContext>> contexts;
+  std::vector<v1::SearchResponse> responses;
+  std::vector<grpc::Status> statuses;
+  std::vector<std::unique_ptr<grpc::ClientAsyncResponseReader<v1::SearchResponse>>> readers;
+
+  StalledSearches(v1::SearchService::Stub& stub, const v1::SearchRequest& request, int count)
+      : responses(count), statuses(count) {
+    for (int i = 0; i < count; ++i) {
+      contexts.push_back(std::make_unique<grpc::ClientContext>());
+      SetDeadline(*contexts.back());
+      readers.push_back(stub.AsyncSearch(contexts.back().get(), request, &queue));
+      readers.back()->Finish(&responses[i], &statuses[i], reinterpret_cast<void*>(intptr_t{i}));
+    }
+  }
+  // How many have finished by now.
+  int FinishedNow() {
+    int finished = 0;
+    void* tag = nullptr;
+    bool ok = false;
+    while (queue.AsyncNext(&tag, &ok, std::chrono::system_clock::now()) ==
+           grpc::CompletionQueue::GOT_EVENT) {
+      ++finished;
+    }
+    return finished;
+  }
+  // Waits for every one to finish.
+  void WaitAll(int already_finished) {
+    void* tag = nullptr;
+    bool ok = false;
+    for (int i = already_finished; i < static_cast<int>(readers.size()); ++i) {
+      REQUIRE(queue.Next(&tag, &ok));
+    }
+  }
+};
+
+TEST_CASE("searches stalled on the reranker hold up neither other searches nor shutdown",
+          "[remote][rerank]") {
+  constexpr int kSearchThreads = 2;
+  constexpr int kStalled = kSearchThreads + 2;  // more than the threads answering Search
+  FakeLlmServer fake;
+  FakeReply stall;
+  stall.content_type = "application/json";
+  stall.end = FakeReply::End::kStall;
+  stall.stall_ms = 120000;
+  for (int i = 0; i < kStalled; ++i) fake.Enqueue(stall, FakeEndpoint::kRerank);
+  TestServer server({"--reranker_url=http://127.0.0.1:" + std::to_string(fake.port()) + "/rerank",
+                     "--reranker_timeout_seconds=300", "--shutdown_grace_seconds=1",
+                     "--search_threads=" + std::to_string(kSearchThreads)});
+  Client client(server.process());
+  REQUIRE_OK(client.CreateCollection("geo"));
+  REQUIRE_OK(client.Ingest("geo", GeographyDocs()));
+
+  std::unique_ptr<v1::SearchService::Stub> stub = server->search();
+  StalledSearches stalled(*stub, RerankQuery("moon marine fish species", 2), kStalled);
+  REQUIRE(fake.WaitForRequests(kStalled, std::chrono::seconds(60)));
+
+  // Every thread answering Search is free for searches that wait on nothing.
+  for (int i = 0; i < 4 * kSearchThreads; ++i) {
+    v1::SearchResponse response;
+    REQUIRE_OK(client.Search(TextQuery("geo", "volcano island", v1::SEARCH_MODE_UNSPECIFIED, 1),
+                             &response));
+    REQUIRE(response.hits_size() == 1);
+    CHECK(response.hits(0).document_id() == "erebus");
+  }
+  // The reranker holds its connections until hung up on: the stalled searches are still open.
+  const int finished = stalled.FinishedNow();
+  CHECK(finished == 0);
+
+  SECTION("a caller's cancellation reaches the reranker call") {
+    for (auto& context : stalled.contexts) context->TryCancel();
+    stalled.WaitAll(finished);
+    for (const grpc::Status& status : stalled.statuses) {
+      CHECK(status.error_code() == grpc::StatusCode::CANCELLED);
+    }
+    CHECK(fake.WaitForDisconnects(kStalled, std::chrono::seconds(60)));
+    // The reranker answers again (computed scores): reranked searches work as before.
+    v1::SearchResponse reranked;
+    REQUIRE_OK(client.Search(RerankQuery("moon marine fish species", 2), &reranked));
+    CHECK(reranked.reranked());
+  }
+  SECTION("SIGTERM cancels them after the grace period and the server exits cleanly") {
+    CHECK(server.process().Stop() == 0);
+    stalled.WaitAll(finished);
+    for (const grpc::Status& status : stalled.statuses) CHECK_FALSE(status.ok());
+    CHECK(fake.WaitForDisconnects(kStalled, std::chrono::seconds(60)));
+  }
+}
+
+TEST_CASE("text searches waiting on the embeddings endpoint do not hold up other searches",
+          "[remote][embeddings]") {
+  FakeLlmServer fake;
+  fake.set_embedding_dimension(kDimension);
+  TestServer server({"--embedder_base_url=" + fake.base_url(), "--embedder_model=fake-embed",
+                     "--embedder_timeout_seconds=300", "--search_threads=1"});
+  Client client(server.process());
+  REQUIRE_OK(client.CreateCollection("remote", OpenAiSpec(kDimension)));
+  REQUIRE_OK(client.Ingest("remote", GeographyDocs()));
+  REQUIRE_OK(client.CreateCollection("geo"));
+  REQUIRE_OK(client.Ingest("geo", GeographyDocs()));
+
+  constexpr int kStalled = 2;  // more than the one thread answering Search
+  FakeReply stall;
+  stall.content_type = "application/json";
+  stall.end = FakeReply::End::kStall;
+  stall.stall_ms = 120000;
+  for (int i = 0; i < kStalled; ++i) fake.Enqueue(stall, FakeEndpoint::kEmbeddings);
+  const size_t before = fake.request_count();
+  std::unique_ptr<v1::SearchService::Stub> stub = server->search();
+  StalledSearches stalled(*stub, TextQuery("remote", "volcano island"), kStalled);
+  REQUIRE(fake.WaitForRequests(before + kStalled, std::chrono::seconds(60)));
+
+  v1::SearchResponse response;
+  REQUIRE_OK(client.Search(TextQuery("geo", "volcano island", v1::SEARCH_MODE_UNSPECIFIED, 1),
+                           &response));
+  REQUIRE(response.hits_size() == 1);
+  CHECK(response.hits(0).document_id() == "erebus");
+  CHECK(stalled.FinishedNow() == 0);
 }
 
 ProcessResult Ask(TestServer& server, const TempDir& scratch, const std::string& question,

@@ -135,14 +135,62 @@ std::string FileTree(const std::string& root) {
 // ============================================================================================
 // Health, collections, the basic cycle
 
-TEST_CASE("health check reports SERVING", "[health]") {
-  TestServer server;
-  grpc::health::v1::HealthCheckRequest request;
-  grpc::health::v1::HealthCheckResponse response;
+using grpc::health::v1::HealthCheckRequest;
+using grpc::health::v1::HealthCheckResponse;
+
+grpc::Status CheckHealth(const ServerProcess& server, const std::string& service,
+                         HealthCheckResponse* response) {
+  HealthCheckRequest request;
+  request.set_service(service);
   grpc::ClientContext context;
   SetDeadline(context);
-  REQUIRE_OK(server->health()->Check(&context, request, &response));
-  CHECK(response.status() == grpc::health::v1::HealthCheckResponse::SERVING);
+  return server.health()->Check(&context, request, response);
+}
+
+TEST_CASE("health check reports SERVING for the server and each quarry.v1 service", "[health]") {
+  TestServer server;
+  for (const std::string service :
+       {"", "quarry.v1.CollectionService", "quarry.v1.DocumentService", "quarry.v1.SearchService",
+        "quarry.v1.GenerationService"}) {
+    INFO("service: " << service);
+    HealthCheckResponse response;
+    REQUIRE_OK(CheckHealth(server.process(), service, &response));
+    CHECK(response.status() == HealthCheckResponse::SERVING);
+  }
+  HealthCheckResponse unknown;
+  QUARRY_CHECK_STATUS(CheckHealth(server.process(), "quarry.v1.Nope", &unknown),
+                      grpc::StatusCode::NOT_FOUND);
+}
+
+TEST_CASE("health Watch streams SERVING, then NOT_SERVING when the server stops", "[health]") {
+  TestServer server;
+  auto health = server->health();
+  HealthCheckRequest request;
+  request.set_service("quarry.v1.SearchService");
+  grpc::ClientContext context;
+  SetDeadline(context);
+  std::unique_ptr<grpc::ClientReader<HealthCheckResponse>> watch = health->Watch(&context, request);
+  HealthCheckResponse response;
+  REQUIRE(watch->Read(&response));
+  CHECK(response.status() == HealthCheckResponse::SERVING);
+
+  SECTION("an unknown service is SERVICE_UNKNOWN") {
+    HealthCheckRequest unknown_request;
+    unknown_request.set_service("quarry.v1.Nope");
+    grpc::ClientContext unknown_context;
+    SetDeadline(unknown_context);
+    auto unknown = health->Watch(&unknown_context, unknown_request);
+    REQUIRE(unknown->Read(&response));
+    CHECK(response.status() == HealthCheckResponse::SERVICE_UNKNOWN);
+    unknown_context.TryCancel();
+    CHECK(unknown->Finish().error_code() == grpc::StatusCode::CANCELLED);
+  }
+  // The open stream does not hold the shutdown up: the server says NOT_SERVING and ends it.
+  CHECK(server.process().Stop() == 0);
+  REQUIRE(watch->Read(&response));
+  CHECK(response.status() == HealthCheckResponse::NOT_SERVING);
+  CHECK_FALSE(watch->Read(&response));
+  REQUIRE_OK(watch->Finish());
 }
 
 TEST_CASE("create, ingest, search, delete, search cycle", "[cycle]") {

@@ -1,0 +1,154 @@
+#include "server/search_dispatcher.h"
+
+#include <algorithm>
+#include <utility>
+
+namespace quarry::server {
+
+struct SearchDispatcher::Call {
+  // A call hands its queue two tags: `progress` when the call arrives (ok false: no call, the
+  // server is stopping) and again when the reply is gone; `over` once gRPC is done with the
+  // call, which ServerContext::IsCancelled needs in the async API (AsyncNotifyWhenDone) and
+  // which comes for every call that arrived.
+  struct Tag {
+    Call* call;
+  };
+  Tag progress{this};
+  Tag over{this};
+  bool answered = false;   // Finish was issued
+  bool replied = false;    // ... and `progress` came back
+  bool over_seen = false;  // `over` came back
+
+  grpc::ServerContext context;
+  grpc::ByteBuffer request_bytes;
+  v1::SearchRequest request;
+  v1::SearchResponse response;
+  grpc::ServerAsyncResponseWriter<grpc::ByteBuffer> writer{&context};
+};
+
+SearchDispatcher::SearchDispatcher(v1::SearchService::Service* handler,
+                                   WaitsOnRemote waits_on_remote, int queues, int remote_workers)
+    : handler_(handler),
+      waits_on_remote_(std::move(waits_on_remote)),
+      remote_workers_(std::max(1, remote_workers)) {
+  queues_.resize(std::max(1, queues));
+}
+
+SearchDispatcher::~SearchDispatcher() { Stop(); }
+
+void SearchDispatcher::Register(grpc::ServerBuilder& builder) {
+  builder.RegisterService(&service_);
+  for (std::unique_ptr<grpc::ServerCompletionQueue>& queue : queues_) {
+    queue = builder.AddCompletionQueue();
+  }
+}
+
+void SearchDispatcher::Start() {
+  started_ = true;
+  for (std::unique_ptr<grpc::ServerCompletionQueue>& queue : queues_) {
+    threads_.emplace_back([this, queue = queue.get()] { ServeQueue(queue); });
+  }
+  for (int i = 0; i < remote_workers_; ++i) threads_.emplace_back([this] { RunRemoteWorker(); });
+}
+
+void SearchDispatcher::Stop() {
+  if (stopped_) return;
+  stopped_ = true;
+  {
+    // Once the queues are shut down nothing may be added to them: neither a request for a new
+    // call nor a reply. The failed requests and the calls gRPC cancelled come back first.
+    absl::MutexLock lock(&mutex_);
+    stopping_ = true;
+    mutex_.Await(absl::Condition(this, &SearchDispatcher::AllAnswered));
+  }
+  for (std::unique_ptr<grpc::ServerCompletionQueue>& queue : queues_) {
+    if (queue != nullptr) queue->Shutdown();
+  }
+  if (!started_) {
+    for (std::unique_ptr<grpc::ServerCompletionQueue>& queue : queues_) {
+      if (queue != nullptr) ServeQueue(queue.get());
+    }
+  }
+  for (std::thread& thread : threads_) thread.join();
+}
+
+void SearchDispatcher::RequestCall(grpc::ServerCompletionQueue* queue) {
+  absl::MutexLock lock(&mutex_);
+  if (stopping_) return;
+  ++requested_;
+  auto call = std::make_unique<Call>();
+  call->context.AsyncNotifyWhenDone(&call->over);
+  service_.RequestSearch(&call->context, &call->request_bytes, &call->writer, queue, queue,
+                         &call->progress);
+  call.release();  // owned by its tags until the queue has handed back the last one
+}
+
+void SearchDispatcher::ServeQueue(grpc::ServerCompletionQueue* queue) {
+  if (started_) RequestCall(queue);
+  void* tag = nullptr;
+  bool ok = false;
+  while (queue->Next(&tag, &ok)) {
+    Call* call = static_cast<Call::Tag*>(tag)->call;
+    if (tag == &call->over) {
+      call->over_seen = true;
+      if (call->replied) delete call;
+      continue;
+    }
+    if (call->answered) {
+      call->replied = true;
+      if (call->over_seen) delete call;
+      continue;
+    }
+    if (!ok) {  // no call came (the server is stopping), and nothing else will for this one
+      absl::MutexLock lock(&mutex_);
+      --requested_;
+      delete call;
+      continue;
+    }
+    grpc::Status parsed =
+        v1::serialization::DeserializeRequest(&call->request_bytes, &call->request);
+    const bool remote = parsed.ok() && waits_on_remote_(call->request);
+    {
+      absl::MutexLock lock(&mutex_);
+      --requested_;
+      ++answering_;
+      if (remote) remote_calls_.push_back(call);
+    }
+    if (!remote) Answer(call, std::move(parsed));
+    RequestCall(queue);
+  }
+}
+
+void SearchDispatcher::Answer(Call* call, grpc::Status status) {
+  if (status.ok()) status = handler_->Search(&call->context, &call->request, &call->response);
+  grpc::ByteBuffer reply;
+  bool own_buffer = false;
+  if (status.ok()) {
+    status = grpc::SerializationTraits<v1::SearchResponse>::Serialize(call->response, &reply,
+                                                                      &own_buffer);
+  }
+  call->answered = true;
+  if (status.ok()) {
+    call->writer.Finish(reply, status, &call->progress);
+  } else {
+    call->writer.FinishWithError(status, &call->progress);
+  }
+  absl::MutexLock lock(&mutex_);
+  --answering_;
+}
+
+void SearchDispatcher::RunRemoteWorker() {
+  while (true) {
+    Call* call = nullptr;
+    {
+      absl::MutexLock lock(&mutex_);
+      mutex_.Await(absl::Condition(this, &SearchDispatcher::RemoteWorkerMayGo));
+      if (remote_calls_.empty()) return;  // and none can come
+      call = remote_calls_.front();
+      remote_calls_.pop_front();
+    }
+    Answer(call, grpc::Status::OK);
+  }
+}
+
+}  // namespace quarry::server
