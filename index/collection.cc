@@ -704,7 +704,7 @@ absl::StatusOr<SearchResult> Collection::Search(const SearchQuery& query) const 
         return static_cast<float>(statistics.Idf(absl::string_view(term.data(), term.size())));
       };
       absl::StatusOr<std::vector<float>> embedded =
-          embedder_->EmbedQuery(query.text, idf, query.deadline);
+          embedder_->EmbedQuery(query.text, idf, query.caller);
       if (!embedded.ok()) return embedded.status();
       query_vector = *std::move(embedded);
     }

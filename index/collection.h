@@ -31,6 +31,7 @@
 #include "index/document.h"
 #include "index/document_preparation.h"
 #include "index/embed/embedder.h"
+#include "index/remote/call_control.h"
 #include "index/helper_threads.h"
 #include "index/huge_page_collapser.h"
 #include "index/search/bm25_index.h"
@@ -68,8 +69,9 @@ struct SearchQuery {
   float mmr_lambda = 0;             // in (0, 1]; 0: no MMR (index/search/mmr.h)
   std::optional<float> min_score;
   Bm25Params bm25;
-  // The caller's deadline, for work that calls out (a remote embedder embedding the text).
-  absl::Time deadline = absl::InfiniteFuture();
+  // The caller's deadline and cancellation, for work that calls out (a remote embedder
+  // embedding the text).
+  remote::CallControl caller;
   // Expands the lexical leg's query from the best chunks of its own first pass. Unset:
   // kHybridFeedbackDocuments in hybrid mode, 0 (plain BM25) in lexical mode, where feedback
   // costs nDCG@10 on SciFact's train queries.

@@ -260,7 +260,7 @@ grpc::Status GenerationServiceImpl::Generate(grpc::ServerContext* context,
   *search.mutable_options() = request->retrieval();
   absl::StatusOr<SearchQuery> query = SearchQueryFromProto(search);
   if (!query.ok()) return ToGrpcStatus(query.status());
-  query->deadline = DeadlineOf(*context);
+  query->caller = CallControlFor(context);
   if (request->retrieval().top_k() == 0) query->top_k = options_.default_top_k;
   RerankOutcome reranked;
   absl::StatusOr<SearchResult> retrieved = reranking_->Search(

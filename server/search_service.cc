@@ -42,7 +42,7 @@ grpc::Status SearchServiceImpl::Search(grpc::ServerContext* context,
   if (!collection.ok()) return ToGrpcStatus(collection.status());
   absl::StatusOr<SearchQuery> query = SearchQueryFromProto(*request);
   if (!query.ok()) return ToGrpcStatus(query.status());
-  query->deadline = DeadlineOf(*context);
+  query->caller = CallControlFor(context);
   RerankOutcome reranked;
   absl::StatusOr<SearchResult> result =
       reranking_->Search(**collection, *std::move(query), request->options().rerank(),

@@ -11,6 +11,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "absl/types/span.h"
+#include "index/remote/call_control.h"
 
 namespace quarry {
 
@@ -27,10 +28,11 @@ class Embedder {
   // One query's vector, given how informative each of its analyzed terms is in the collection
   // (`term_weight(term)`, e.g. BM25's idf). An embedder that can use collection statistics
   // weighs the query's features with them; the default ignores them. An embedder that calls
-  // out gives up by `deadline` (the caller's: DEADLINE_EXCEEDED). Thread-safe.
+  // out gives up by the caller's deadline (DEADLINE_EXCEEDED) or when the caller cancels
+  // (CANCELLED). Thread-safe.
   virtual absl::StatusOr<std::vector<float>> EmbedQuery(
       std::string_view text, absl::FunctionRef<float(std::string_view term)> term_weight,
-      absl::Time deadline) const {
+      const remote::CallControl& caller) const {
     return Embed({&text, 1});
   }
 };

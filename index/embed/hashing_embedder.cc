@@ -182,7 +182,7 @@ void HashingEmbedder::EmbedOne(std::string_view text, float* out) const {
 
 absl::StatusOr<std::vector<float>> HashingEmbedder::EmbedQuery(
     std::string_view text, absl::FunctionRef<float(std::string_view term)> term_weight,
-    absl::Time /*deadline: computed in process*/) const {
+    const remote::CallControl& /*caller: computed in process*/) const {
   if (!text::IsValidUtf8(text)) return absl::InvalidArgumentError("text 0 is not valid UTF-8");
   const std::vector<std::string> terms = analyzer_.Terms(text);
   std::vector<float> weights;

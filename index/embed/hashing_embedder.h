@@ -43,7 +43,7 @@ class HashingEmbedder : public Embedder {
   // unweighted, so no collection statistics are stored in their vectors.
   absl::StatusOr<std::vector<float>> EmbedQuery(
       std::string_view text, absl::FunctionRef<float(std::string_view term)> term_weight,
-      absl::Time deadline) const override;
+      const remote::CallControl& caller) const override;
 
   // Embeds one text into `out` (dimension() floats). Precondition: valid UTF-8.
   void EmbedOne(std::string_view text, float* out) const;

@@ -45,21 +45,23 @@ absl::StatusOr<std::unique_ptr<OpenAiEmbedder>> OpenAiEmbedder::Create(
 
 absl::StatusOr<std::vector<float>> OpenAiEmbedder::Embed(
     absl::Span<const std::string_view> texts) const {
-  return EmbedUntil(texts, absl::Now() + call_timeout_);
+  remote::CallControl control;
+  control.deadline = absl::Now() + call_timeout_;
+  return EmbedUnder(texts, control);
 }
 
 absl::StatusOr<std::vector<float>> OpenAiEmbedder::EmbedQuery(
     std::string_view text, absl::FunctionRef<float(std::string_view term)> /*term_weight*/,
-    absl::Time deadline) const {
-  return EmbedUntil({&text, 1}, std::min(deadline, absl::Now() + call_timeout_));
+    const remote::CallControl& caller) const {
+  remote::CallControl control = caller;
+  control.deadline = std::min(caller.deadline, absl::Now() + call_timeout_);
+  return EmbedUnder({&text, 1}, control);
 }
 
-absl::StatusOr<std::vector<float>> OpenAiEmbedder::EmbedUntil(
-    absl::Span<const std::string_view> texts, absl::Time deadline) const {
+absl::StatusOr<std::vector<float>> OpenAiEmbedder::EmbedUnder(
+    absl::Span<const std::string_view> texts, const remote::CallControl& control) const {
   std::vector<float> vectors;
   vectors.reserve(texts.size() * static_cast<size_t>(dimension_));
-  remote::CallControl control;
-  control.deadline = deadline;
   for (size_t start = 0; start < texts.size(); start += static_cast<size_t>(batch_size_)) {
     const size_t count = std::min(static_cast<size_t>(batch_size_), texts.size() - start);
     const absl::Time sent = absl::Now();

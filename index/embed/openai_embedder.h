@@ -51,10 +51,11 @@ class OpenAiEmbedder : public Embedder {
 
   int dimension() const override { return dimension_; }
   absl::StatusOr<std::vector<float>> Embed(absl::Span<const std::string_view> texts) const override;
-  // Bounded by `deadline` as well as the endpoint's call timeout, whichever comes first.
+  // Bounded by the caller's deadline as well as the endpoint's call timeout, whichever comes
+  // first, and ends when the caller cancels.
   absl::StatusOr<std::vector<float>> EmbedQuery(
       std::string_view text, absl::FunctionRef<float(std::string_view term)> term_weight,
-      absl::Time deadline) const override;
+      const remote::CallControl& caller) const override;
 
  private:
   OpenAiEmbedder(std::shared_ptr<remote::HttpClient> client, std::string url, std::string model,
@@ -68,8 +69,8 @@ class OpenAiEmbedder : public Embedder {
         call_timeout_(call_timeout),
         observer_(observer) {}
 
-  absl::StatusOr<std::vector<float>> EmbedUntil(absl::Span<const std::string_view> texts,
-                                                absl::Time deadline) const;
+  absl::StatusOr<std::vector<float>> EmbedUnder(absl::Span<const std::string_view> texts,
+                                                const remote::CallControl& control) const;
   // Appends the vectors of one batch to `out`; `input_tokens` gets the usage the endpoint
   // reported (0 when it did not).
   absl::Status EmbedBatch(absl::Span<const std::string_view> texts,

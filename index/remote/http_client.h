@@ -27,6 +27,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "index/remote/call_control.h"
 #include "index/remote/circuit_breaker.h"
 
 namespace quarry::remote {
@@ -55,12 +56,6 @@ struct HttpClientOptions {
     options.upstream = std::move(name);
     return options;
   }
-};
-
-struct CallControl {
-  absl::Time deadline = absl::InfiniteFuture();
-  // Polled every few milliseconds during the call; true aborts it (null: never cancelled).
-  std::function<bool()> cancelled;
 };
 
 // Takes a successful response's body as it arrives instead of having it collected (for

@@ -316,7 +316,8 @@ TEST_CASE("searches stalled on the reranker hold up neither other searches nor s
   }
 }
 
-TEST_CASE("text searches waiting on the embeddings endpoint do not hold up other searches",
+TEST_CASE("text searches waiting on the embeddings endpoint hold up no other search and end "
+          "when their callers hang up",
           "[remote][embeddings]") {
   FakeLlmServer fake;
   fake.set_embedding_dimension(kDimension);
@@ -344,7 +345,16 @@ TEST_CASE("text searches waiting on the embeddings endpoint do not hold up other
                            &response));
   REQUIRE(response.hits_size() == 1);
   CHECK(response.hits(0).document_id() == "erebus");
-  CHECK(stalled.FinishedNow() == 0);
+  const int finished = stalled.FinishedNow();
+  CHECK(finished == 0);
+
+  // Their callers hang up: the embeddings calls made for them end too.
+  for (auto& context : stalled.contexts) context->TryCancel();
+  stalled.WaitAll(finished);
+  for (const grpc::Status& status : stalled.statuses) {
+    CHECK(status.error_code() == grpc::StatusCode::CANCELLED);
+  }
+  CHECK(fake.WaitForDisconnects(kStalled, std::chrono::seconds(60)));
 }
 
 ProcessResult Ask(TestServer& server, const TempDir& scratch, const std::string& question,

@@ -241,7 +241,8 @@ TEST_CASE("Each embeddings request is reported to the observer with its outcome 
   CHECK(observer.calls[2].input_tokens == 1);
 }
 
-TEST_CASE("An embedding call is bounded by its timeout, a query also by the caller's deadline",
+TEST_CASE("An embedding call is bounded by its timeout, a query also by its caller's deadline "
+          "and cancellation",
           "[embed]") {
   FakeLlmServer fake;
   FakeReply stalled;
@@ -250,18 +251,26 @@ TEST_CASE("An embedding call is bounded by its timeout, a query also by the call
   fake.Enqueue(stalled, FakeEndpoint::kEmbeddings);
   OpenAiEmbeddingsEndpoint endpoint = FastEndpoint(fake);
   absl::Status status;
+  absl::StatusCode expected = absl::StatusCode::kDeadlineExceeded;
+  const auto weight = [](std::string_view) { return 1.0f; };
   SECTION("the endpoint's call timeout") {
     endpoint.call_timeout = absl::Milliseconds(300);
     status = MakeEmbedder(endpoint)->Embed({kTexts[0]}).status();
   }
   SECTION("a query's deadline, well before the call timeout") {
     endpoint.call_timeout = absl::Seconds(60);
-    const auto weight = [](std::string_view) { return 1.0f; };
-    status = MakeEmbedder(endpoint)
-                 ->EmbedQuery(kTexts[0], weight, absl::Now() + absl::Milliseconds(300))
-                 .status();
+    remote::CallControl caller;
+    caller.deadline = absl::Now() + absl::Milliseconds(300);
+    status = MakeEmbedder(endpoint)->EmbedQuery(kTexts[0], weight, caller).status();
   }
-  CHECK(status.code() == absl::StatusCode::kDeadlineExceeded);
+  SECTION("a query whose caller cancels once the request is out") {
+    endpoint.call_timeout = absl::Seconds(60);
+    remote::CallControl caller;
+    caller.cancelled = [&fake] { return fake.request_count() >= 1; };
+    status = MakeEmbedder(endpoint)->EmbedQuery(kTexts[0], weight, caller).status();
+    expected = absl::StatusCode::kCancelled;
+  }
+  CHECK(status.code() == expected);
   CHECK(fake.request_count() == 1);
 }
 

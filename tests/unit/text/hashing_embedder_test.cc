@@ -221,7 +221,7 @@ TEST_CASE("Query term weights favour documents sharing the query's rare words", 
   const std::string_view query = "cell zebrafish";
   // Equal weights: the unweighted vector.
   absl::StatusOr<std::vector<float>> plain = embedder->EmbedQuery(
-      query, [](std::string_view) { return 2.0f; }, absl::InfiniteFuture());
+      query, [](std::string_view) { return 2.0f; }, quarry::remote::CallControl());
   REQUIRE(plain.ok());
   const std::vector<float> unweighted = EmbedOne(*embedder, query);
   for (size_t i = 0; i < unweighted.size(); ++i) CHECK((*plain)[i] == Approx(unweighted[i]));
@@ -230,14 +230,14 @@ TEST_CASE("Query term weights favour documents sharing the query's rare words", 
   const std::vector<float> rare = EmbedOne(*embedder, "zebrafish fins regrow");
   auto weigh = [](std::string_view term) { return term == "zebrafish" ? 5.0f : 0.5f; };
   absl::StatusOr<std::vector<float>> weighted =
-      embedder->EmbedQuery(query, weigh, absl::InfiniteFuture());
+      embedder->EmbedQuery(query, weigh, quarry::remote::CallControl());
   REQUIRE(weighted.ok());
   CHECK(Dot(*weighted, rare) > Dot(*weighted, common) + 0.2);
   CHECK(Dot(*weighted, rare) > Dot(unweighted, rare) + 0.1);
   CHECK(Dot(*weighted, *weighted) == Approx(1.0));
 
   CHECK(absl::IsInvalidArgument(
-      embedder->EmbedQuery("\xff", weigh, absl::InfiniteFuture()).status()));
+      embedder->EmbedQuery("\xff", weigh, quarry::remote::CallControl()).status()));
 }
 
 }  // namespace
