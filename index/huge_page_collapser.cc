@@ -50,7 +50,10 @@ void HugePageCollapser::Work() {
       working_ = shard != nullptr;
     }
     if (shard == nullptr) continue;
-    const bool collapsed = shard->dense().CollapseToHugePages();
+    // Stops early too when the shard stops being served midway (the server shuts down, a merge
+    // replaces it): then only this thread still holds it.
+    const bool collapsed = shard->dense().CollapseToHugePages(
+        [this, &shard] { return stopping() || shard.use_count() == 1; });
     absl::MutexLock lock(&mutex_);
     working_ = false;
     if (collapsed) ++collapsed_;

@@ -1,8 +1,9 @@
 // One background thread that moves newly loaded shards' dense indexes onto huge pages
 // (search/huge_pages.h): searches on them stop paying for TLB misses, and neither a shard load
-// nor a server's start waits for the collapse (2-4 s for a 1M x 384 HNSW shard).
+// nor a server's start or stop waits for the collapse (2-4 s for a 1M x 384 HNSW shard).
 //
-// Shards are held weakly: one that is no longer served by the time its turn comes is skipped.
+// Shards are held weakly: one that is no longer served by the time its turn comes is skipped,
+// and one released while it is being collapsed is left after the current slice.
 #ifndef QUARRY_INDEX_HUGE_PAGE_COLLAPSER_H_
 #define QUARRY_INDEX_HUGE_PAGE_COLLAPSER_H_
 
@@ -20,7 +21,7 @@ namespace quarry {
 class HugePageCollapser {
  public:
   HugePageCollapser();
-  // Drops what is still queued and waits for the shard in progress.
+  // Drops what is still queued and stops the shard in progress after its current slice.
   ~HugePageCollapser();
   HugePageCollapser(const HugePageCollapser&) = delete;
   HugePageCollapser& operator=(const HugePageCollapser&) = delete;
@@ -35,6 +36,10 @@ class HugePageCollapser {
 
  private:
   void Work();
+  bool stopping() const {
+    absl::MutexLock lock(&mutex_);
+    return stopping_;
+  }
 
   mutable absl::Mutex mutex_;
   std::deque<std::weak_ptr<const Shard>> queue_ ABSL_GUARDED_BY(mutex_);

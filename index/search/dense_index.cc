@@ -426,9 +426,9 @@ absl::Status DenseIndex::WriteToFile(const std::string& path) const {
   return absl::OkStatus();
 }
 
-bool DenseIndex::CollapseToHugePages() const {
+bool DenseIndex::CollapseToHugePages(const CollapseStop& stop) const {
   if (memory_mapped_) return false;  // file pages belong to the page cache
-  return CollapseIndexToHugePages(*index_);
+  return CollapseIndexToHugePages(*index_, stop);
 }
 
 int64_t DenseIndex::size() const { return static_cast<int64_t>(index_->ntotal); }

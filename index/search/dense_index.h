@@ -25,6 +25,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
+#include "index/search/huge_pages.h"
 #include "index/search/label_set.h"
 #include "index/search/scored_label.h"
 
@@ -95,8 +96,9 @@ class DenseIndex {
 
   // Asks for the vectors and graph of an in-memory Flat or HNSW index to be backed by huge
   // pages (search/huge_pages.h). Slow (seconds for a large index) but safe while searches run;
-  // the index's contents do not change. True when some memory was collapsed.
-  bool CollapseToHugePages() const;
+  // the index's contents do not change; `stop` can end it early. True when some memory was
+  // collapsed.
+  bool CollapseToHugePages(const CollapseStop& stop = {}) const;
 
   // Appends rows (n x dimension, row-major) under labels size() .. size()+n-1.
   // Not thread-safe against concurrent Search (callers hold a writer lock).

@@ -4,6 +4,7 @@
 #include <faiss/IndexHNSW.h>
 #include <sys/mman.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <vector>
 
@@ -11,34 +12,41 @@ namespace quarry {
 namespace {
 
 constexpr uintptr_t kHugePageBytes = uintptr_t{2} << 20;
+constexpr uintptr_t kSliceBytes = 16 * kHugePageBytes;
 // Linux 6.1's value; Debian 12's glibc headers predate it.
 constexpr int kMadviseCollapse = 25;
 
 }  // namespace
 
-bool CollapseRangeToHugePages(const void* data, size_t bytes) {
+bool CollapseRangeToHugePages(const void* data, size_t bytes, const CollapseStop& stop) {
   const uintptr_t address = reinterpret_cast<uintptr_t>(data);
   const uintptr_t begin = (address + kHugePageBytes - 1) & ~(kHugePageBytes - 1);
   const uintptr_t end = (address + bytes) & ~(kHugePageBytes - 1);
   if (end <= begin) return false;
-  void* const start = reinterpret_cast<void*>(begin);
-  const size_t length = end - begin;
   // The hint keeps khugepaged from splitting them again and lets it redo the work later if
-  // the collapse below fails for want of free huge pages.
-  madvise(start, length, MADV_HUGEPAGE);
-  return madvise(start, length, kMadviseCollapse) == 0;
+  // a collapse below fails for want of free huge pages.
+  madvise(reinterpret_cast<void*>(begin), end - begin, MADV_HUGEPAGE);
+  bool collapsed = false;
+  for (uintptr_t slice = begin; slice < end; slice += kSliceBytes) {
+    if (stop && stop()) break;
+    const size_t length = std::min<uintptr_t>(kSliceBytes, end - slice);
+    if (madvise(reinterpret_cast<void*>(slice), length, kMadviseCollapse) != 0) break;
+    collapsed = true;
+  }
+  return collapsed;
 }
 
-bool CollapseIndexToHugePages(const faiss::Index& index) {
+bool CollapseIndexToHugePages(const faiss::Index& index, const CollapseStop& stop) {
   bool collapsed = false;
   const faiss::Index* storage = &index;
   if (const auto* hnsw = dynamic_cast<const faiss::IndexHNSW*>(storage)) {
     const std::vector<faiss::HNSW::storage_idx_t>& neighbors = hnsw->hnsw.neighbors;
-    collapsed = CollapseRangeToHugePages(neighbors.data(), neighbors.size() * sizeof(neighbors[0]));
+    collapsed = CollapseRangeToHugePages(neighbors.data(), neighbors.size() * sizeof(neighbors[0]),
+                                         stop);
     storage = hnsw->storage;
   }
   if (const auto* flat = dynamic_cast<const faiss::IndexFlatCodes*>(storage)) {
-    collapsed = CollapseRangeToHugePages(flat->codes.data(), flat->codes.size()) || collapsed;
+    collapsed = CollapseRangeToHugePages(flat->codes.data(), flat->codes.size(), stop) || collapsed;
   }
   return collapsed;
 }

@@ -18,6 +18,7 @@
 #define QUARRY_INDEX_SEARCH_HUGE_PAGES_H_
 
 #include <cstddef>
+#include <functional>
 
 namespace faiss {
 struct Index;
@@ -25,14 +26,20 @@ struct Index;
 
 namespace quarry {
 
-// Collapses the whole 2 MiB pages inside [data, data + bytes) into huge pages. False when the
-// kernel refused (the memory is then unchanged) or the range holds no whole huge page.
-bool CollapseRangeToHugePages(const void* data, size_t bytes);
+// Asked between slices of the work: true stops it there (e.g. the process is shutting down).
+using CollapseStop = std::function<bool()>;
+
+// Collapses the whole 2 MiB pages inside [data, data + bytes) into huge pages, 32 MiB at a
+// time, asking `stop` (when set) before each slice: a caller that stops waits for at most one
+// slice (tens of milliseconds), not the whole range (seconds). True when some memory was
+// collapsed; false when the kernel refused (the memory is then unchanged), the range holds no
+// whole huge page, or `stop` said so before the first slice.
+bool CollapseRangeToHugePages(const void* data, size_t bytes, const CollapseStop& stop = {});
 
 // Collapses what a search of `index` reads at random: the stored vectors of a Flat index, and
 // the graph and vectors of an HNSW one over Flat storage. Other index types are left alone.
 // True when some memory was collapsed.
-bool CollapseIndexToHugePages(const faiss::Index& index);
+bool CollapseIndexToHugePages(const faiss::Index& index, const CollapseStop& stop = {});
 
 }  // namespace quarry
 

@@ -2,6 +2,7 @@
 
 #include <omp.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 
 #include <algorithm>
 #include <catch2/catch.hpp>
@@ -21,6 +22,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
+#include "index/search/huge_pages.h"
 #include "index/search/label_set.h"
 #include "index/search/scored_label.h"
 
@@ -511,6 +513,29 @@ TEST_CASE("Collapsing an index to huge pages changes no search result", "[dense]
     REQUIRE(hits->size() == expected.size());
     for (size_t i = 0; i < expected.size(); ++i) CHECK((*hits)[i].label == expected[i].label);
   }
+}
+
+TEST_CASE("A huge-page collapse asks its stop before each 32 MiB slice", "[dense]") {
+  // Three slices' worth (and a spare huge page for alignment), written so it is all present.
+  const size_t bytes = size_t{98} << 20;
+  void* region = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  REQUIRE(region != MAP_FAILED);
+  std::fill_n(static_cast<char*>(region), bytes, char{1});
+
+  int asked = 0;
+  CHECK_FALSE(CollapseRangeToHugePages(region, bytes, [&] { return ++asked >= 1; }));
+  CHECK(asked == 1);  // stopped before any work
+
+  asked = 0;
+  const bool collapsed = CollapseRangeToHugePages(region, bytes, [&] { return ++asked >= 2; });
+  // Where the kernel collapses (Linux 6.1+ with THP), the first slice is done and the stop is
+  // asked again before the second; elsewhere the first refusal ends the work.
+  CHECK(asked == (collapsed ? 2 : 1));
+
+  asked = 0;
+  CHECK_FALSE(CollapseRangeToHugePages(region, 4096, [&] { return ++asked > 0; }));
+  CHECK(asked == 0);  // no whole huge page: nothing to do, nothing asked
+  munmap(region, bytes);
 }
 
 TEST_CASE("Build trains IVF, and a read-back IVF index is memory-mapped", "[dense][io]") {
