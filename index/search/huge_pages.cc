@@ -30,8 +30,9 @@ bool CollapseRangeToHugePages(const void* data, size_t bytes, const CollapseStop
   for (uintptr_t slice = begin; slice < end; slice += kSliceBytes) {
     if (stop && stop()) break;
     const size_t length = std::min<uintptr_t>(kSliceBytes, end - slice);
-    if (madvise(reinterpret_cast<void*>(slice), length, kMadviseCollapse) != 0) break;
-    collapsed = true;
+    // A slice the kernel could not collapse (no free huge page, a page it could not move) stays
+    // as it was; the next ones may still succeed.
+    if (madvise(reinterpret_cast<void*>(slice), length, kMadviseCollapse) == 0) collapsed = true;
   }
   return collapsed;
 }
