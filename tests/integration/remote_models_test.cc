@@ -225,7 +225,25 @@ TEST_CASE("Search with rerank and no reranker configured keeps the fused order",
   CHECK(response.hits(0).document_id() == "erebus");
 }
 
-// Stalled reranked searches, started without waiting for their answers.
+// A JSON reply that never comes: the connection is held until the client hangs up.
+FakeReply StallUntilHungUp() {
+  FakeReply stall;
+  stall.content_type = "application/json";
+  stall.end = FakeReply::End::kStall;
+  stall.stall_ms = 120000;
+  return stall;
+}
+
+// A search that waits on no remote model answers, and answers right.
+void RequireLocalSearchAnswers(Client& client) {
+  v1::SearchResponse response;
+  REQUIRE_OK(client.Search(TextQuery("geo", "volcano island", v1::SEARCH_MODE_UNSPECIFIED, 1),
+                           &response));
+  REQUIRE(response.hits_size() == 1);
+  CHECK(response.hits(0).document_id() == "erebus");
+}
+
+// Searches stalled on a remote model, started without waiting for their answers.
 struct StalledSearches {
   grpc::CompletionQueue queue;
   std::vector<std::unique_ptr<grpc::ClientContext>> contexts;
@@ -261,6 +279,14 @@ struct StalledSearches {
       REQUIRE(queue.Next(&tag, &ok));
     }
   }
+  // Their callers hang up; each ends CANCELLED.
+  void CancelAll(int already_finished) {
+    for (auto& context : contexts) context->TryCancel();
+    WaitAll(already_finished);
+    for (const grpc::Status& status : statuses) {
+      CHECK(status.error_code() == grpc::StatusCode::CANCELLED);
+    }
+  }
 };
 
 TEST_CASE("searches stalled on the reranker hold up neither other searches nor shutdown",
@@ -268,11 +294,7 @@ TEST_CASE("searches stalled on the reranker hold up neither other searches nor s
   constexpr int kSearchThreads = 2;
   constexpr int kStalled = kSearchThreads + 2;  // more than the threads answering Search
   FakeLlmServer fake;
-  FakeReply stall;
-  stall.content_type = "application/json";
-  stall.end = FakeReply::End::kStall;
-  stall.stall_ms = 120000;
-  for (int i = 0; i < kStalled; ++i) fake.Enqueue(stall, FakeEndpoint::kRerank);
+  for (int i = 0; i < kStalled; ++i) fake.Enqueue(StallUntilHungUp(), FakeEndpoint::kRerank);
   TestServer server({"--reranker_url=http://127.0.0.1:" + std::to_string(fake.port()) + "/rerank",
                      "--reranker_timeout_seconds=300", "--shutdown_grace_seconds=1",
                      "--search_threads=" + std::to_string(kSearchThreads)});
@@ -285,23 +307,13 @@ TEST_CASE("searches stalled on the reranker hold up neither other searches nor s
   REQUIRE(fake.WaitForRequests(kStalled, std::chrono::seconds(60)));
 
   // Every thread answering Search is free for searches that wait on nothing.
-  for (int i = 0; i < 4 * kSearchThreads; ++i) {
-    v1::SearchResponse response;
-    REQUIRE_OK(client.Search(TextQuery("geo", "volcano island", v1::SEARCH_MODE_UNSPECIFIED, 1),
-                             &response));
-    REQUIRE(response.hits_size() == 1);
-    CHECK(response.hits(0).document_id() == "erebus");
-  }
+  for (int i = 0; i < 4 * kSearchThreads; ++i) RequireLocalSearchAnswers(client);
   // The reranker holds its connections until hung up on: the stalled searches are still open.
   const int finished = stalled.FinishedNow();
   CHECK(finished == 0);
 
   SECTION("a caller's cancellation reaches the reranker call") {
-    for (auto& context : stalled.contexts) context->TryCancel();
-    stalled.WaitAll(finished);
-    for (const grpc::Status& status : stalled.statuses) {
-      CHECK(status.error_code() == grpc::StatusCode::CANCELLED);
-    }
+    stalled.CancelAll(finished);
     CHECK(fake.WaitForDisconnects(kStalled, std::chrono::seconds(60)));
     // The reranker answers again (computed scores): reranked searches work as before.
     v1::SearchResponse reranked;
@@ -330,30 +342,18 @@ TEST_CASE("text searches waiting on the embeddings endpoint hold up no other sea
   REQUIRE_OK(client.Ingest("geo", GeographyDocs()));
 
   constexpr int kStalled = 2;  // more than the one thread answering Search
-  FakeReply stall;
-  stall.content_type = "application/json";
-  stall.end = FakeReply::End::kStall;
-  stall.stall_ms = 120000;
-  for (int i = 0; i < kStalled; ++i) fake.Enqueue(stall, FakeEndpoint::kEmbeddings);
+  for (int i = 0; i < kStalled; ++i) fake.Enqueue(StallUntilHungUp(), FakeEndpoint::kEmbeddings);
   const size_t before = fake.request_count();
   std::unique_ptr<v1::SearchService::Stub> stub = server->search();
   StalledSearches stalled(*stub, TextQuery("remote", "volcano island"), kStalled);
   REQUIRE(fake.WaitForRequests(before + kStalled, std::chrono::seconds(60)));
 
-  v1::SearchResponse response;
-  REQUIRE_OK(client.Search(TextQuery("geo", "volcano island", v1::SEARCH_MODE_UNSPECIFIED, 1),
-                           &response));
-  REQUIRE(response.hits_size() == 1);
-  CHECK(response.hits(0).document_id() == "erebus");
+  RequireLocalSearchAnswers(client);
   const int finished = stalled.FinishedNow();
   CHECK(finished == 0);
 
   // Their callers hang up: the embeddings calls made for them end too.
-  for (auto& context : stalled.contexts) context->TryCancel();
-  stalled.WaitAll(finished);
-  for (const grpc::Status& status : stalled.statuses) {
-    CHECK(status.error_code() == grpc::StatusCode::CANCELLED);
-  }
+  stalled.CancelAll(finished);
   CHECK(fake.WaitForDisconnects(kStalled, std::chrono::seconds(60)));
 }
 
