@@ -193,6 +193,42 @@ TEST_CASE("health Watch streams SERVING, then NOT_SERVING when the server stops"
   REQUIRE_OK(watch->Finish());
 }
 
+TEST_CASE("SIGTERM under search load: every call in flight ends, the server exits cleanly",
+          "[shutdown]") {
+  TestServer server({"--shutdown_grace_seconds=0"});
+  Client client(server.process());
+  REQUIRE_OK(client.CreateCollection("docs"));
+  REQUIRE_OK(client.Ingest("docs", {Doc("bees", "Bees pollinate flowers and make honey."),
+                                    Doc("ants", "Ants farm aphids for their honeydew.")}));
+  constexpr int kCallers = 6;  // more than the threads answering Search on a small machine
+  std::atomic<int> answered{0};
+  std::vector<std::vector<grpc::Status>> failures(kCallers);
+  std::vector<std::thread> callers;
+  for (int i = 0; i < kCallers; ++i) {
+    callers.emplace_back([&, i] {
+      Client own(server.process());
+      while (true) {
+        const grpc::Status status = own.Search(TextQuery("docs", "honey bees"));
+        if (!status.ok()) {
+          failures[i].push_back(status);
+          return;
+        }
+        answered.fetch_add(1);
+      }
+    });
+  }
+  // Some searches through first, so the signal lands with calls in flight.
+  while (answered.load() < 200) std::this_thread::yield();
+  CHECK(server.process().Stop() == 0);
+  for (std::thread& caller : callers) caller.join();
+  for (const std::vector<grpc::Status>& ended : failures) {
+    REQUIRE(ended.size() == 1);
+    // Refused (the server is going away) or cut short: never an internal error or a crash.
+    CHECK((ended[0].error_code() == grpc::StatusCode::UNAVAILABLE ||
+           ended[0].error_code() == grpc::StatusCode::CANCELLED));
+  }
+}
+
 TEST_CASE("create, ingest, search, delete, search cycle", "[cycle]") {
   TestServer server;
   Client client(server.process());
