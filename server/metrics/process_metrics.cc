@@ -102,6 +102,14 @@ std::vector<prometheus::MetricFamily> ProcessMetrics::Collect() const {
       ScrapeTimeFamily("process_open_fds", "Open file descriptors", MetricType::Gauge)
           .Add(static_cast<double>(CountOpenDescriptors()))
           .Take());
+  // Whether the served shards' dense indexes made it onto huge pages (index/huge_pages.h):
+  // 0 where transparent huge pages are off or the kernel predates MADV_COLLAPSE.
+  families.push_back(
+      ScrapeTimeFamily("quarry_anon_huge_pages_bytes",
+                       "Anonymous memory backed by transparent huge pages (AnonHugePages)",
+                       MetricType::Gauge)
+          .Add(FieldAfter(ReadProcFile("/proc/self/smaps_rollup"), "AnonHugePages:") * 1024)
+          .Take());
   return families;
 }
 

@@ -5,6 +5,7 @@
 #include <grpcpp/generic/generic_stub.h>
 #include <httplib.h>
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <cstring>
@@ -139,6 +140,22 @@ TEST_CASE("metrics: /metrics counts RPCs by method and code, search stages, inge
   CHECK(Sample(text, "quarry_collections") == 1);
   CHECK(Sample(text, "process_resident_memory_bytes") > 1 << 20);
   CHECK(Sample(text, "process_open_fds") > 0);
+  // What the kernel says of the server's memory on huge pages, read around the scrape.
+  const auto anon_huge_pages = [&server] {
+    std::ifstream rollup("/proc/" + std::to_string(server->pid()) + "/smaps_rollup");
+    std::string line;
+    while (std::getline(rollup, line)) {
+      if (line.rfind("AnonHugePages:", 0) == 0) return std::stod(line.substr(14)) * 1024;
+    }
+    return -1.0;
+  };
+  const double huge_before = anon_huge_pages();
+  const std::optional<double> huge_pages =
+      Sample(HttpGet(server->metrics_address(), "/metrics"), "quarry_anon_huge_pages_bytes");
+  const double huge_after = anon_huge_pages();
+  REQUIRE(huge_pages.has_value());
+  CHECK(*huge_pages >= std::min(huge_before, huge_after));
+  CHECK(*huge_pages <= std::max(huge_before, huge_after));
   // No LLM configured: no breaker series.
   CHECK_FALSE(Sample(text, "quarry_llm_circuit_breaker_state").has_value());
 
