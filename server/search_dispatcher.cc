@@ -55,11 +55,19 @@ void SearchDispatcher::Stop() {
   if (stopped_) return;
   stopped_ = true;
   {
-    // Once the queues are shut down nothing may be added to them: neither a request for a new
-    // call nor a reply. The failed requests and the calls gRPC cancelled come back first.
-    absl::MutexLock lock(&mutex_);
+    // No new call is asked for; those asked for come back (failed) after the server's
+    // Shutdown, and then none can be added to the workers' line.
+    absl::MutexLock lock(&calls_mutex_);
     stopping_ = true;
-    mutex_.Await(absl::Condition(this, &SearchDispatcher::AllAnswered));
+    calls_mutex_.Await(absl::Condition(this, &SearchDispatcher::NoMoreCalls));
+  }
+  {
+    absl::MutexLock lock(&remote_mutex_);
+    remote_closed_ = true;
+  }
+  if (started_) {
+    absl::MutexLock lock(&calls_mutex_);
+    calls_mutex_.Await(absl::Condition(this, &SearchDispatcher::AllCallsGone));
   }
   for (std::unique_ptr<grpc::ServerCompletionQueue>& queue : queues_) {
     if (queue != nullptr) queue->Shutdown();
@@ -73,14 +81,26 @@ void SearchDispatcher::Stop() {
 }
 
 void SearchDispatcher::RequestCall(grpc::ServerCompletionQueue* queue) {
-  absl::MutexLock lock(&mutex_);
+  absl::MutexLock lock(&calls_mutex_);
   if (stopping_) return;
   ++requested_;
+  ++live_;
   auto call = std::make_unique<Call>();
   call->context.AsyncNotifyWhenDone(&call->over);
   service_.RequestSearch(&call->context, &call->request_bytes, &call->writer, queue, queue,
                          &call->progress);
   call.release();  // owned by its tags until the queue has handed back the last one
+}
+
+void SearchDispatcher::Arrived() {
+  absl::MutexLock lock(&calls_mutex_);
+  --requested_;
+}
+
+void SearchDispatcher::Forget(Call* call) {
+  delete call;
+  absl::MutexLock lock(&calls_mutex_);
+  --live_;
 }
 
 void SearchDispatcher::ServeQueue(grpc::ServerCompletionQueue* queue) {
@@ -91,29 +111,28 @@ void SearchDispatcher::ServeQueue(grpc::ServerCompletionQueue* queue) {
     Call* call = static_cast<Call::Tag*>(tag)->call;
     if (tag == &call->over) {
       call->over_seen = true;
-      if (call->replied) delete call;
+      if (call->replied) Forget(call);
       continue;
     }
     if (call->answered) {
       call->replied = true;
-      if (call->over_seen) delete call;
+      if (call->over_seen) Forget(call);
       continue;
     }
     if (!ok) {  // no call came (the server is stopping), and nothing else will for this one
-      absl::MutexLock lock(&mutex_);
-      --requested_;
-      delete call;
+      Forget(call);
+      Arrived();
       continue;
     }
     grpc::Status parsed =
         v1::serialization::DeserializeRequest(&call->request_bytes, &call->request);
     const bool remote = parsed.ok() && waits_on_remote_(call->request);
-    {
-      absl::MutexLock lock(&mutex_);
-      --requested_;
-      ++answering_;
-      if (remote) remote_calls_.push_back(call);
+    if (remote) {
+      absl::MutexLock lock(&remote_mutex_);
+      remote_calls_.push_back(call);
     }
+    // Only now: once none is outstanding, Stop() closes the workers' line.
+    Arrived();
     if (!remote) Answer(call, std::move(parsed));
     RequestCall(queue);
   }
@@ -128,22 +147,21 @@ void SearchDispatcher::Answer(Call* call, grpc::Status status) {
                                                                       &own_buffer);
   }
   call->answered = true;
+  // A non-OK status goes without the message.
   if (status.ok()) {
     call->writer.Finish(reply, status, &call->progress);
   } else {
     call->writer.FinishWithError(status, &call->progress);
   }
-  absl::MutexLock lock(&mutex_);
-  --answering_;
 }
 
 void SearchDispatcher::RunRemoteWorker() {
   while (true) {
     Call* call = nullptr;
     {
-      absl::MutexLock lock(&mutex_);
-      mutex_.Await(absl::Condition(this, &SearchDispatcher::RemoteWorkerMayGo));
-      if (remote_calls_.empty()) return;  // and none can come
+      absl::MutexLock lock(&remote_mutex_);
+      remote_mutex_.Await(absl::Condition(this, &SearchDispatcher::RemoteWorkerMayGo));
+      if (remote_calls_.empty()) return;  // closed: no call will come
       call = remote_calls_.front();
       remote_calls_.pop_front();
     }

@@ -6,7 +6,10 @@
 //
 // A search that may wait on a remote model (reranker, OpenAI-compatible embedder) would hold a
 // queue's thread, and every search behind it, for as long as the model takes; `waits_on_remote`
-// picks those out and they run on a separate pool of workers instead.
+// picks those out and they run on a separate pool of workers instead. Only those can see their
+// caller's cancellation (ServerContext::IsCancelled): in the async API it shows once the queue's
+// thread has taken the call's `over` tag, which a thread answering inline cannot do meanwhile.
+// Their line is unbounded; each call's deadline still applies once a worker takes it.
 //
 // A queue asks gRPC for its next call only once its thread is free again, so a call never
 // waits behind a long search (an exact scan) while another queue's thread is idle.
@@ -39,7 +42,8 @@ class SearchDispatcher {
   // `remote_workers` threads the calls `waits_on_remote` picks out (both at least 1).
   SearchDispatcher(v1::SearchService::Service* handler, WaitsOnRemote waits_on_remote, int queues,
                    int remote_workers);
-  // Stop(), if the server did not call it.
+  // Stop(), if the server did not call it. A started dispatcher must not be destroyed while
+  // its grpc::Server still runs: the calls it asked for would never come back.
   ~SearchDispatcher();
   SearchDispatcher(const SearchDispatcher&) = delete;
   SearchDispatcher& operator=(const SearchDispatcher&) = delete;
@@ -49,8 +53,8 @@ class SearchDispatcher {
   // Starts the threads; after BuildAndStart() succeeded.
   void Start();
   // After grpc::Server::Shutdown returned (it cancels the calls still running but does not
-  // wait for their handlers): waits until every call taken has been answered, then drains the
-  // queues and joins every thread.
+  // wait for their handlers): waits until gRPC has handed back every tag of every call, then
+  // shuts the queues down and joins every thread.
   void Stop();
 
  private:
@@ -59,16 +63,19 @@ class SearchDispatcher {
   void ServeQueue(grpc::ServerCompletionQueue* queue);
   // Runs the handler (when `status`, the request's parse, is OK) and sends the reply.
   void Answer(Call* call, grpc::Status status);
+  // A requested call came back (a call, or none: the server is stopping).
+  void Arrived();
+  // Deletes a call whose every tag is back.
+  void Forget(Call* call);
   void RunRemoteWorker();
-  // No call can come any more: nothing requested from gRPC is outstanding.
-  bool NoMoreCalls() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) {
+  bool NoMoreCalls() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(calls_mutex_) {
     return stopping_ && requested_ == 0;
   }
-  bool RemoteWorkerMayGo() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) {
-    return !remote_calls_.empty() || NoMoreCalls();
+  bool AllCallsGone() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(calls_mutex_) {
+    return stopping_ && live_ == 0;
   }
-  bool AllAnswered() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) {
-    return NoMoreCalls() && answering_ == 0;
+  bool RemoteWorkerMayGo() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(remote_mutex_) {
+    return !remote_calls_.empty() || remote_closed_;
   }
 
   v1::SearchService::Service* const handler_;
@@ -80,12 +87,18 @@ class SearchDispatcher {
   bool started_ = false;
   bool stopped_ = false;
 
-  absl::Mutex mutex_;
-  std::deque<Call*> remote_calls_ ABSL_GUARDED_BY(mutex_);
-  // Stop() has begun: no new call is requested from gRPC.
-  bool stopping_ ABSL_GUARDED_BY(mutex_) = false;
-  int requested_ ABSL_GUARDED_BY(mutex_) = 0;  // calls asked of gRPC that have not come yet
-  int answering_ ABSL_GUARDED_BY(mutex_) = 0;  // calls taken whose reply is not issued yet
+  // Every call from its request to the return of its last tag. Nothing may be added to a queue
+  // once it is shut down, and gRPC itself adds work for a call until its last tag (the metrics
+  // interceptor's pass over `over`), so the queues stay up until no call is left.
+  absl::Mutex calls_mutex_;
+  bool stopping_ ABSL_GUARDED_BY(calls_mutex_) = false;  // no new call is requested
+  int requested_ ABSL_GUARDED_BY(calls_mutex_) = 0;  // calls asked of gRPC that have not come
+  int live_ ABSL_GUARDED_BY(calls_mutex_) = 0;       // calls not yet deleted
+
+  // Apart from calls_mutex_, so that the idle workers' wait is not re-checked on every call.
+  absl::Mutex remote_mutex_;
+  std::deque<Call*> remote_calls_ ABSL_GUARDED_BY(remote_mutex_);
+  bool remote_closed_ ABSL_GUARDED_BY(remote_mutex_) = false;  // no call will be added
 };
 
 }  // namespace quarry::server

@@ -31,9 +31,9 @@ using CollapseStop = std::function<bool()>;
 
 // Collapses the whole 2 MiB pages inside [data, data + bytes) into huge pages, 32 MiB at a
 // time, asking `stop` (when set) before each slice: a caller that stops waits for at most one
-// slice (tens of milliseconds), not the whole range (seconds). True when some memory was
-// collapsed; false when the kernel refused (the memory is then unchanged), the range holds no
-// whole huge page, or `stop` said so before the first slice.
+// slice (~0.1 s), not the whole range (seconds). A slice the kernel refuses stays as it was and
+// the next is still tried. True when some slice was collapsed; false when the kernel refused
+// every one, the range holds no whole huge page, or `stop` said so before the first slice.
 bool CollapseRangeToHugePages(const void* data, size_t bytes, const CollapseStop& stop = {});
 
 // Collapses what a search of `index` reads at random: the stored vectors of a Flat index, and
