@@ -30,7 +30,8 @@ class HealthService final : public grpc::health::v1::Health::Service {
                      const grpc::health::v1::HealthCheckRequest* request,
                      grpc::health::v1::HealthCheckResponse* response) override;
   // Sends the current status, then NOT_SERVING when Shutdown is called and ends the stream;
-  // ends with CANCELLED if the caller hangs up first.
+  // ends with CANCELLED if the caller hangs up first. Each open Watch keeps one of the sync
+  // server's threads (asleep, waking once per `watch_cancel_poll`).
   grpc::Status Watch(grpc::ServerContext* context,
                      const grpc::health::v1::HealthCheckRequest* request,
                      grpc::ServerWriter<grpc::health::v1::HealthCheckResponse>* writer) override;
