@@ -122,6 +122,11 @@ absl::StatusOr<std::unique_ptr<QuarryServer>> QuarryServer::Start(const ServerOp
   builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MIN_POLLERS, 2);
   builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MAX_POLLERS, 16);
   server->RegisterGuardedServices(builder, options);
+  // Outside the gate, like reflection: probes need no key.
+  server->health_ = std::make_unique<HealthService>(std::vector<std::string>{
+      v1::CollectionService::service_full_name(), v1::DocumentService::service_full_name(),
+      v1::SearchService::service_full_name(), v1::GenerationService::service_full_name()});
+  builder.RegisterService(server->health_.get());
   builder.experimental().SetInterceptorCreators(std::move(interceptors));
   server->server_ = builder.BuildAndStart();
   if (server->server_ == nullptr || server->port_ == 0) {
@@ -154,10 +159,6 @@ void QuarryServer::RegisterGuardedServices(grpc::ServerBuilder& builder,
                                  : static_cast<int>(std::thread::hardware_concurrency()),
       options.remote_search_workers);
   search_dispatcher_->Register(builder);
-  health_ = std::make_unique<HealthService>(std::vector<std::string>{
-      v1::CollectionService::service_full_name(), v1::DocumentService::service_full_name(),
-      v1::SearchService::service_full_name(), v1::GenerationService::service_full_name()});
-  builder.RegisterService(health_.get());
   builder.RegisterService(guarded_generation_.get());
 }
 

@@ -193,6 +193,17 @@ TEST_CASE("health Watch streams SERVING, then NOT_SERVING when the server stops"
   REQUIRE_OK(watch->Finish());
 }
 
+TEST_CASE("the server refuses to start with impossible search thread counts", "[flags]") {
+  TempDir directory;
+  ServerConfig config;
+  config.data_dir = directory.Join("data");
+  config.log_path = directory.Join("server.log");
+  config.flags = {"--search_threads=-1"};
+  CHECK_THROWS_WITH(ServerProcess(config), Catch::Contains("--search_threads must be >= 0"));
+  config.flags = {"--remote_search_workers=0"};
+  CHECK_THROWS_WITH(ServerProcess(config), Catch::Contains("--remote_search_workers >= 1"));
+}
+
 TEST_CASE("SIGTERM under search load: every call in flight ends, the server exits cleanly",
           "[shutdown]") {
   TestServer server({"--shutdown_grace_seconds=0"});
