@@ -25,6 +25,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
+#include "index/search/hnsw_flat_search.h"
 #include "index/search/huge_pages.h"
 #include "index/search/label_set.h"
 #include "index/search/scored_label.h"
@@ -127,6 +128,8 @@ class DenseIndex {
   bool trained_;
   std::unique_ptr<faiss::Index> index_;
   bool memory_mapped_;
+  // Serves HNSW searches of an IndexHNSWFlat (null for other index types).
+  std::unique_ptr<internal::HnswFlatSearch> hnsw_flat_search_;
 };
 
 }  // namespace quarry

@@ -1,0 +1,197 @@
+#include "index/search/hnsw_flat_search.h"
+
+#include <faiss/IndexFlat.h>
+#include <faiss/IndexHNSW.h>
+#include <faiss/impl/HNSW.h>
+#include <faiss/utils/Heap.h>
+#include <faiss/utils/distances.h>
+
+#include <algorithm>
+#include <cstddef>
+#include <typeinfo>
+#include <utility>
+
+namespace quarry::internal {
+namespace {
+
+using NodeId = faiss::HNSW::storage_idx_t;
+
+// The most neighbours one node has on level 0 (2 x M); larger graphs are left to FAISS.
+constexpr size_t kMaxLevelZeroNeighbours = 512;
+
+// FAISS's distance for `metric`, smaller is closer: squared L2, or the negated inner product
+// (what FAISS 1.7.3's HNSW computes for inner-product storage).
+class FlatDistance {
+ public:
+  FlatDistance(const faiss::IndexFlat& storage, const float* query)
+      : vectors_(storage.get_xb()),
+        dimension_(static_cast<size_t>(storage.d)),
+        inner_product_(storage.metric_type == faiss::METRIC_INNER_PRODUCT),
+        query_(query) {}
+
+  float operator()(NodeId node) const {
+    const float* vector = VectorOf(node);
+    return inner_product_ ? -faiss::fvec_inner_product(query_, vector, dimension_)
+                          : faiss::fvec_L2sqr(query_, vector, dimension_);
+  }
+
+  void Prefetch(NodeId node) const { __builtin_prefetch(VectorOf(node), 0, 3); }
+
+ private:
+  const float* VectorOf(NodeId node) const {
+    return vectors_ + static_cast<size_t>(node) * dimension_;
+  }
+
+  const float* vectors_;
+  size_t dimension_;
+  bool inner_product_;
+  const float* query_;
+};
+
+}  // namespace
+
+// One byte per node holding the generation of the query that last visited it, so starting a
+// query is one increment instead of clearing the table.
+class HnswFlatSearch::VisitedMarks {
+ public:
+  void StartQuery(size_t nodes) {
+    if (marks_.size() < nodes) marks_.resize(nodes, 0);
+    if (++generation_ == 0) {
+      std::fill(marks_.begin(), marks_.end(), 0);
+      generation_ = 1;
+    }
+  }
+  // True the first time `node` is visited in this query.
+  bool Visit(NodeId node) {
+    uint8_t& mark = marks_[static_cast<size_t>(node)];
+    if (mark == generation_) return false;
+    mark = generation_;
+    return true;
+  }
+
+ private:
+  std::vector<uint8_t> marks_;
+  uint8_t generation_ = 0;
+};
+
+std::unique_ptr<HnswFlatSearch> HnswFlatSearch::For(const faiss::Index& index) {
+  if (typeid(index) != typeid(faiss::IndexHNSWFlat)) return nullptr;
+  const auto& hnsw_index = static_cast<const faiss::IndexHNSWFlat&>(index);
+  const auto* storage = dynamic_cast<const faiss::IndexFlat*>(hnsw_index.storage);
+  if (storage == nullptr || hnsw_index.reconstruct_from_neighbors != nullptr) return nullptr;
+  if (storage->metric_type != faiss::METRIC_INNER_PRODUCT &&
+      storage->metric_type != faiss::METRIC_L2) {
+    return nullptr;
+  }
+  const faiss::HNSW& hnsw = hnsw_index.hnsw;
+  if (hnsw.upper_beam != 1 || !hnsw.search_bounded_queue || !hnsw.check_relative_distance ||
+      hnsw.nb_neighbors(0) > static_cast<int>(kMaxLevelZeroNeighbours)) {
+    return nullptr;
+  }
+  return std::unique_ptr<HnswFlatSearch>(new HnswFlatSearch(hnsw_index));
+}
+
+HnswFlatSearch::HnswFlatSearch(const faiss::IndexHNSW& index) : index_(index) {}
+
+HnswFlatSearch::~HnswFlatSearch() = default;
+
+std::unique_ptr<HnswFlatSearch::VisitedMarks> HnswFlatSearch::TakeVisitedMarks() const {
+  {
+    absl::MutexLock lock(&idle_marks_mutex_);
+    if (!idle_marks_.empty()) {
+      std::unique_ptr<VisitedMarks> marks = std::move(idle_marks_.back());
+      idle_marks_.pop_back();
+      return marks;
+    }
+  }
+  return std::make_unique<VisitedMarks>();
+}
+
+void HnswFlatSearch::ReturnVisitedMarks(std::unique_ptr<VisitedMarks> marks) const {
+  absl::MutexLock lock(&idle_marks_mutex_);
+  idle_marks_.push_back(std::move(marks));
+}
+
+std::vector<ScoredLabel> HnswFlatSearch::Search(const float* query, int k, int ef,
+                                                const LabelSet* allowed) const {
+  const faiss::HNSW& hnsw = index_.hnsw;
+  std::vector<ScoredLabel> hits;
+  if (k <= 0 || hnsw.entry_point < 0) return hits;
+  const FlatDistance distance(static_cast<const faiss::IndexFlat&>(*index_.storage), query);
+  auto is_allowed = [allowed](NodeId node) {
+    return allowed == nullptr || allowed->Contains(node);
+  };
+
+  NodeId nearest = hnsw.entry_point;
+  float nearest_distance = distance(nearest);
+  for (int level = hnsw.max_level; level >= 1; --level) {
+    for (NodeId previous = -1; previous != nearest;) {
+      previous = nearest;
+      size_t begin = 0;
+      size_t end = 0;
+      hnsw.neighbor_range(nearest, level, &begin, &end);
+      for (size_t i = begin; i < end && hnsw.neighbors[i] >= 0; ++i) {
+        const float d = distance(hnsw.neighbors[i]);
+        if (d < nearest_distance) {
+          nearest = hnsw.neighbors[i];
+          nearest_distance = d;
+        }
+      }
+    }
+  }
+
+  // Level 0: FAISS's own heaps, so that ties break as in FAISS.
+  std::vector<float> result_distances(static_cast<size_t>(k));
+  std::vector<int64_t> result_labels(static_cast<size_t>(k));
+  faiss::maxheap_heapify(static_cast<size_t>(k), result_distances.data(), result_labels.data());
+  int results = 0;
+  auto offer = [&](NodeId node, float d) {
+    if (!is_allowed(node)) return;
+    if (results < k) {
+      faiss::maxheap_push(static_cast<size_t>(++results), result_distances.data(),
+                          result_labels.data(), d, static_cast<int64_t>(node));
+    } else if (d < result_distances[0]) {
+      faiss::maxheap_replace_top(static_cast<size_t>(results), result_distances.data(),
+                                 result_labels.data(), d, static_cast<int64_t>(node));
+    }
+  };
+
+  std::unique_ptr<VisitedMarks> visited = TakeVisitedMarks();
+  visited->StartQuery(static_cast<size_t>(index_.ntotal));
+  faiss::HNSW::MinimaxHeap candidates(std::max(ef, k));
+  candidates.push(nearest, nearest_distance);
+  offer(nearest, nearest_distance);
+  visited->Visit(nearest);
+
+  NodeId fresh[kMaxLevelZeroNeighbours];
+  while (candidates.size() > 0) {
+    float closest_distance = 0;
+    const NodeId closest = candidates.pop_min(&closest_distance);
+    if (candidates.count_below(closest_distance) >= ef) break;
+    size_t begin = 0;
+    size_t end = 0;
+    hnsw.neighbor_range(closest, 0, &begin, &end);
+    size_t fresh_count = 0;
+    for (size_t i = begin; i < end && hnsw.neighbors[i] >= 0; ++i) {
+      if (visited->Visit(hnsw.neighbors[i])) fresh[fresh_count++] = hnsw.neighbors[i];
+    }
+    for (size_t i = 0; i < fresh_count; ++i) distance.Prefetch(fresh[i]);
+    for (size_t i = 0; i < fresh_count; ++i) {
+      const float d = distance(fresh[i]);
+      offer(fresh[i], d);
+      candidates.push(fresh[i], d);
+    }
+  }
+  ReturnVisitedMarks(std::move(visited));
+
+  faiss::maxheap_reorder(static_cast<size_t>(k), result_distances.data(), result_labels.data());
+  hits.reserve(static_cast<size_t>(results));
+  for (int i = 0; i < results; ++i) {
+    // Scores are higher-is-better: the negated FAISS distance (for inner product, the product).
+    hits.push_back({static_cast<int64_t>(result_labels[static_cast<size_t>(i)]),
+                    -result_distances[static_cast<size_t>(i)]});
+  }
+  return hits;
+}
+
+}  // namespace quarry::internal
