@@ -13,6 +13,8 @@
 #   WARMUP (2 s), BUILD_DIR (build), QUARRY_BENCH_DATA (../scratch-bench-data),
 #   REPEATS (3: baseline and server runs alternate, medians reported), BASELINE_HUGE_PAGES
 #   (set: the baseline's index is collapsed to huge pages like the server's shards),
+#   BASELINE_QUARRY_HNSW_SEARCH (set: an HNSW baseline is searched with the server's own loop,
+#   index/search/hnsw_flat_search.h, instead of FAISS's: the ratio is then overhead alone),
 #   KEEP_DATA_DIR (set: the server's data directory is kept and its path printed),
 #   REUSE_DATA_DIR (a kept directory: steps 3-4 are skipped).
 set -euo pipefail
@@ -79,4 +81,5 @@ shard="$(find "$server_dir/data/collections/$collection/shards" -mindepth 1 -max
   --queries_npy "$data/data/queries.npy" --truth_npy "$data/data/$truth" --k 10 \
   --baseline_shard "$shard" --server_pid "$server_pid" --clients "$clients" \
   --repeats "${REPEATS:-3}" ${BASELINE_HUGE_PAGES:+--baseline_huge_pages} \
+  ${BASELINE_QUARRY_HNSW_SEARCH:+--baseline_quarry_hnsw_search} \
   --duration_seconds "${DURATION:-10}" --warmup_seconds "${WARMUP:-2}"

@@ -10,6 +10,7 @@
 #include <omp.h>
 #include <time.h>
 
+#include <algorithm>
 #include <atomic>
 #include <exception>
 #include <thread>
@@ -26,7 +27,7 @@ namespace quarry::bench {
 ShardBaseline::~ShardBaseline() = default;
 
 absl::StatusOr<std::unique_ptr<ShardBaseline>> ShardBaseline::Open(
-    const std::string& shard_directory, int dimension, int ef_search, bool huge_pages) {
+    const std::string& shard_directory, int dimension, const BaselineOptions& options) {
   absl::StatusOr<std::unique_ptr<Shard>> shard =
       Shard::Open(shard_directory, dimension, Metric::kInnerProduct);
   if (!shard.ok()) return shard.status();
@@ -45,9 +46,17 @@ absl::StatusOr<std::unique_ptr<ShardBaseline>> ShardBaseline::Open(
     return absl::DataLossError(absl::StrCat(path, ": ", error.what()));
   }
   if (auto* hnsw = dynamic_cast<faiss::IndexHNSW*>(baseline->index_.get())) {
-    if (ef_search > 0) hnsw->hnsw.efSearch = ef_search;
+    if (options.ef_search > 0) hnsw->hnsw.efSearch = options.ef_search;
+    baseline->ef_search_ = hnsw->hnsw.efSearch;
   }
-  if (huge_pages) baseline->huge_pages_ = CollapseIndexToHugePages(*baseline->index_);
+  if (options.quarry_hnsw_search) {
+    baseline->quarry_hnsw_search_ = internal::HnswFlatSearch::For(*baseline->index_);
+    if (baseline->quarry_hnsw_search_ == nullptr) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(path, " is not an HNSW-flat index: Quarry's HNSW search does not apply"));
+    }
+  }
+  if (options.huge_pages) baseline->huge_pages_ = CollapseIndexToHugePages(*baseline->index_);
   if (faiss::IndexIVF* ivf = faiss::ivflib::try_extract_index_ivf(baseline->index_.get())) {
     if (auto* lists = dynamic_cast<faiss::OnDiskInvertedLists*>(ivf->invlists)) {
       lists->prefetch_nthread = 0;  // as the server's DenseIndex::ReadFromFile does
@@ -66,8 +75,9 @@ std::string ShardBaseline::Describe() const {
   } else {
     parameters = "exact (flat)";
   }
-  return absl::StrFormat("FAISS in process (%s build), %d x %d, %s%s", QUARRY_FAISS_BUILD,
+  return absl::StrFormat("FAISS in process (%s build), %d x %d, %s%s%s", QUARRY_FAISS_BUILD,
                          index_->ntotal, index_->d, parameters,
+                         quarry_hnsw_search_ != nullptr ? ", Quarry's HNSW search loop" : "",
                          huge_pages_ ? ", on huge pages" : "");
 }
 
@@ -120,7 +130,14 @@ ShardBaseline::Result ShardBaseline::Run(const NpyMatrix<float>& queries, int k,
       const int64_t sequence = next.fetch_add(1);
       const int64_t row = sequence % queries.rows;
       const absl::Time start = absl::Now();
-      index_->search(1, queries.row(row), k, distances.data(), labels.data());
+      if (quarry_hnsw_search_ != nullptr) {
+        const std::vector<ScoredLabel> found =
+            quarry_hnsw_search_->Search(queries.row(row), k, ef_search_, nullptr);
+        std::fill(labels.begin(), labels.end(), -1);
+        for (size_t i = 0; i < found.size(); ++i) labels[i] = found[i].label;
+      } else {
+        index_->search(1, queries.row(row), k, distances.data(), labels.data());
+      }
       latencies[static_cast<size_t>(thread)].Add(absl::ToDoubleMilliseconds(absl::Now() - start));
       if (sequence < queries.rows) {
         std::vector<std::string>& hits = result.hits[static_cast<size_t>(row)];

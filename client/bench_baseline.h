@@ -2,7 +2,9 @@
 // server serves (its dense.faiss, read as the server reads it), searched directly with FAISS
 // in this process, one query at a time, on 1..N threads, with the parameters the server uses
 // (HNSW efSearch 128 unless told otherwise, the IVF nprobe stored in the file). Server figures
-// are divided by these, measured in the same run on the same machine.
+// are divided by these, measured in the same run on the same machine. HNSW-flat indexes can
+// also be searched with the loop the server itself uses (index/search/hnsw_flat_search.h), which
+// is faster than FAISS's own: server / that baseline is the service's overhead alone.
 #ifndef QUARRY_CLIENT_BENCH_BASELINE_H_
 #define QUARRY_CLIENT_BENCH_BASELINE_H_
 
@@ -14,6 +16,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "client/bench_load.h"
+#include "index/search/hnsw_flat_search.h"
 #include "index/readers/npy_file.h"
 
 namespace faiss {
@@ -22,15 +25,24 @@ struct Index;
 
 namespace quarry::bench {
 
+struct BaselineOptions {
+  // > 0: HNSW's beam width.
+  int ef_search = 0;
+  // Collapse the index's memory to huge pages as the server does for the shards it serves
+  // (index/huge_page_collapser.h), so that the two compare like for like.
+  bool huge_pages = false;
+  // Search an HNSW-flat index with Quarry's loop instead of FAISS's IndexHNSW::search.
+  bool quarry_hnsw_search = false;
+};
+
 class ShardBaseline {
  public:
   // Opens the shard in `shard_directory` (checksums verified) for its chunk → document id
-  // map, and reads its FAISS index file directly. `ef_search` > 0 sets HNSW's beam.
-  // `huge_pages` collapses the index's memory to huge pages as the server does for the shards
-  // it serves (index/huge_page_collapser.h), so that the two compare like for like.
+  // map, and reads its FAISS index file directly. INVALID_ARGUMENT when
+  // `quarry_hnsw_search` is asked for an index that is not HNSW-flat.
   static absl::StatusOr<std::unique_ptr<ShardBaseline>> Open(const std::string& shard_directory,
-                                                             int dimension, int ef_search,
-                                                             bool huge_pages = false);
+                                                             int dimension,
+                                                             const BaselineOptions& options);
   ~ShardBaseline();
 
   // A line naming the index type, its size and the search parameters.
@@ -56,7 +68,10 @@ class ShardBaseline {
   ShardBaseline() = default;
 
   std::unique_ptr<faiss::Index> index_;
-  bool huge_pages_ = false;                // the index's memory was collapsed to huge pages
+  bool huge_pages_ = false;  // the index's memory was collapsed to huge pages
+  // Set: searches go through Quarry's HNSW-flat loop with this beam width.
+  std::unique_ptr<internal::HnswFlatSearch> quarry_hnsw_search_;
+  int ef_search_ = 0;
   std::vector<std::string> document_ids_;  // by label
 };
 

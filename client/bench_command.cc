@@ -68,6 +68,10 @@ ABSL_FLAG(int32_t, baseline_ef_search, 128,
 ABSL_FLAG(bool, baseline_huge_pages, false,
           "bench search-vector: collapse the baseline's index to huge pages, as the server does "
           "for the shards it serves");
+ABSL_FLAG(bool, baseline_quarry_hnsw_search, false,
+          "bench search-vector: search an HNSW-flat baseline with the server's own HNSW loop "
+          "(faster than FAISS's IndexHNSW::search), so that the ratio is the service's overhead "
+          "alone");
 ABSL_FLAG(int32_t, server_pid, 0,
           "bench search-vector: the server's process id (same host), to report its CPU time per "
           "query next to the in-process baseline's");
@@ -96,9 +100,11 @@ Usage:
       document "i" (text "v<i>"); reports documents/s
   quarry bench search-vector --collection C --queries_npy Q --truth_npy T [--k 10]
                              [--baseline_shard DIR [--baseline_ef_search 128]
-                              [--baseline_huge_pages]] [--repeats N]
+                              [--baseline_huge_pages] [--baseline_quarry_hnsw_search]]
+                             [--repeats N]
       Search by vector; recall@k against T; with --baseline_shard, the same shard's FAISS index
-      searched in this process on as many threads as clients, and the ratios; --repeats
+      searched in this process on as many threads as clients, and the ratios
+      (--baseline_quarry_hnsw_search: HNSW-flat searched with the server's own loop); --repeats
       alternates the two N times and adds a row of medians
   quarry bench search-text --collection C --queries_jsonl F [--mode dense|lexical|hybrid]
       Search by text; also the server's embedding share of its search time
@@ -482,9 +488,12 @@ int SearchVector(const std::string& collection, const std::vector<int>& clients)
   const int k = absl::GetFlag(FLAGS_k);
   std::unique_ptr<ShardBaseline> baseline;
   if (!absl::GetFlag(FLAGS_baseline_shard).empty()) {
+    BaselineOptions options;
+    options.ef_search = absl::GetFlag(FLAGS_baseline_ef_search);
+    options.huge_pages = absl::GetFlag(FLAGS_baseline_huge_pages);
+    options.quarry_hnsw_search = absl::GetFlag(FLAGS_baseline_quarry_hnsw_search);
     absl::StatusOr<std::unique_ptr<ShardBaseline>> opened = ShardBaseline::Open(
-        absl::GetFlag(FLAGS_baseline_shard), static_cast<int>(queries->columns),
-        absl::GetFlag(FLAGS_baseline_ef_search), absl::GetFlag(FLAGS_baseline_huge_pages));
+        absl::GetFlag(FLAGS_baseline_shard), static_cast<int>(queries->columns), options);
     if (!opened.ok()) return Fail(opened.status());
     baseline = *std::move(opened);
     absl::PrintF("baseline: %s\n", baseline->Describe());
