@@ -1,7 +1,8 @@
 // Dense search in process, one query per iteration on one thread: FAISS called directly, and
-// the same index through Quarry's adapter (DenseIndex: validation, OpenMP pinning, the HNSW
-// beam sized as the server sizes it, sorting). The difference is the adapter's overhead; the
-// full in-process vs gRPC comparison is `quarry bench search-vector --baseline_index`.
+// the same index through Quarry's adapter (DenseIndex: validation, OpenMP pinning, sorting;
+// HNSW-flat searched by Quarry's own loop, index/search/hnsw_flat_search.h), both with the
+// server's default HNSW beam. The full in-process vs gRPC comparison is
+// `quarry bench search-vector --baseline_shard`.
 // Data: 50k random unit vectors of 384 dimensions (a uniform sphere is a hard case for HNSW;
 // bench/run_dense.sh measures the embedding-like vectors of ../shared/tools/gen_vectors.py).
 #include <benchmark/benchmark.h>
@@ -29,7 +30,7 @@ constexpr int kDimension = 384;
 constexpr int64_t kVectors = 50000;
 constexpr int kQueries = 1000;
 constexpr int kK = 10;
-constexpr int kEfSearch = 64;  // the server's default beam for k <= 64
+constexpr int kEfSearch = 128;  // the server's default beam, max(128, k)
 
 // Both views of one index: Quarry's adapter, and FAISS's own object read from the same file.
 struct Indexes {
@@ -87,11 +88,13 @@ void FaissSearch(benchmark::State& state, const std::string& spec) {
 void DenseIndexSearch(benchmark::State& state, const std::string& spec) {
   const Indexes* indexes = Load(state, spec);
   if (indexes == nullptr) return;
+  DenseSearchOptions options;
+  options.ef_search = kEfSearch;
   int next = 0;
   for (auto _ : state) {
     absl::Span<const float> query(indexes->queries.data() + (next++ % kQueries) * kDimension,
                                   kDimension);
-    benchmark::DoNotOptimize(indexes->dense->Search(query, kK, nullptr));
+    benchmark::DoNotOptimize(indexes->dense->Search(query, kK, nullptr, options));
   }
   state.SetItemsProcessed(state.iterations());
 }
