@@ -42,6 +42,13 @@ absl::StatusOr<std::unique_ptr<QuarryServer>> QuarryServer::Start(const ServerOp
     return absl::InvalidArgumentError(
         "--search_threads must be >= 0 (0: one per core) and --remote_search_workers >= 1");
   }
+  if (options.search_poll_before_sleep < absl::ZeroDuration() ||
+      options.search_poll_before_sleep > kMaxSearchPollBeforeSleep) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--search_poll_microseconds must be in 0..",
+                     absl::ToInt64Microseconds(kMaxSearchPollBeforeSleep), ", got ",
+                     absl::ToInt64Microseconds(options.search_poll_before_sleep)));
+  }
   std::unique_ptr<QuarryServer> server(new QuarryServer());
   // Metrics first: the OpenAI embedder of each collection the catalog opens reports its calls
   // to them.
@@ -150,14 +157,18 @@ void QuarryServer::RegisterGuardedServices(grpc::ServerBuilder& builder,
       std::make_unique<security::GuardedGenerationService>(gate, generation_service_.get());
   builder.RegisterService(guarded_collections_.get());
   builder.RegisterService(guarded_documents_.get());
+  SearchDispatcherOptions dispatch;
+  dispatch.queues = options.search_threads > 0
+                        ? options.search_threads
+                        : static_cast<int>(std::thread::hardware_concurrency());
+  dispatch.remote_workers = options.remote_search_workers;
+  dispatch.poll_before_sleep = options.search_poll_before_sleep;
   search_dispatcher_ = std::make_unique<SearchDispatcher>(
       guarded_search_.get(),
       [search = search_service_.get()](const v1::SearchRequest& request) {
         return search->WaitsOnRemote(request);
       },
-      options.search_threads > 0 ? options.search_threads
-                                 : static_cast<int>(std::thread::hardware_concurrency()),
-      options.remote_search_workers);
+      dispatch);
   search_dispatcher_->Register(builder);
   builder.RegisterService(guarded_generation_.get());
 }

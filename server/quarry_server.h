@@ -28,6 +28,9 @@
 
 namespace quarry::server {
 
+// Beyond this, polling for the next search would cost more CPU than a thread's wake-up saves.
+inline constexpr absl::Duration kMaxSearchPollBeforeSleep = absl::Milliseconds(10);
+
 struct ServerOptions {
   std::string address = "0.0.0.0:50051";
   std::string data_directory = "./quarry-data";
@@ -41,6 +44,9 @@ struct ServerOptions {
   int search_threads = 0;
   // Searches that may wait on a reranker or embedder at once, on threads of their own.
   int remote_search_workers = 16;
+  // How long a free search thread polls for the next call before it sleeps
+  // (search_dispatcher.h); 0 .. kMaxSearchPollBeforeSleep.
+  absl::Duration search_poll_before_sleep = absl::Microseconds(100);
   GenerationServiceOptions generation;
   // For collections with embedder=openai (base_url empty: none).
   OpenAiEmbeddingsEndpoint embeddings;

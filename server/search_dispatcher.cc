@@ -1,6 +1,9 @@
 #include "server/search_dispatcher.h"
 
+#include <grpc/support/time.h>
+
 #include <algorithm>
+#include <chrono>
 #include <utility>
 
 namespace quarry::server {
@@ -27,11 +30,13 @@ struct SearchDispatcher::Call {
 };
 
 SearchDispatcher::SearchDispatcher(v1::SearchService::Service* handler,
-                                   WaitsOnRemote waits_on_remote, int queues, int remote_workers)
+                                   WaitsOnRemote waits_on_remote,
+                                   const SearchDispatcherOptions& options)
     : handler_(handler),
       waits_on_remote_(std::move(waits_on_remote)),
-      remote_workers_(std::max(1, remote_workers)) {
-  queues_.resize(std::max(1, queues));
+      remote_workers_(std::max(1, options.remote_workers)),
+      poll_before_sleep_(std::max(options.poll_before_sleep, absl::ZeroDuration())) {
+  queues_.resize(std::max(1, options.queues));
 }
 
 SearchDispatcher::~SearchDispatcher() { Stop(); }
@@ -103,11 +108,31 @@ void SearchDispatcher::Forget(Call* call) {
   --live_;
 }
 
+bool SearchDispatcher::NextEvent(grpc::ServerCompletionQueue* queue, void** tag, bool* ok) const {
+  if (poll_before_sleep_ > absl::ZeroDuration()) {
+    const auto sleep_at =
+        std::chrono::steady_clock::now() + absl::ToChronoNanoseconds(poll_before_sleep_);
+    // A deadline already past: gRPC looks at the queue and the sockets once and returns.
+    const gpr_timespec now_only = gpr_time_0(GPR_CLOCK_MONOTONIC);
+    while (std::chrono::steady_clock::now() < sleep_at) {
+      switch (queue->AsyncNext(tag, ok, now_only)) {
+        case grpc::CompletionQueue::GOT_EVENT:
+          return true;
+        case grpc::CompletionQueue::SHUTDOWN:
+          return false;
+        case grpc::CompletionQueue::TIMEOUT:
+          break;
+      }
+    }
+  }
+  return queue->Next(tag, ok);
+}
+
 void SearchDispatcher::ServeQueue(grpc::ServerCompletionQueue* queue) {
   if (started_) RequestCall(queue);
   void* tag = nullptr;
   bool ok = false;
-  while (queue->Next(&tag, &ok)) {
+  while (NextEvent(queue, &tag, &ok)) {
     Call* call = static_cast<Call::Tag*>(tag)->call;
     if (tag == &call->over) {
       call->over_seen = true;

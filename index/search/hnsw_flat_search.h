@@ -41,8 +41,7 @@ class HnswFlatSearch {
   // with a beam of width ef; scores are inner products, or negative squared L2 distances.
   // With `allowed`, other labels are traversed but never returned (FAISS's ID selector).
   // Thread-safe; not concurrently with adding to the index.
-  std::vector<ScoredLabel> Search(const float* query, int k, int ef,
-                                  const LabelSet* allowed) const;
+  std::vector<ScoredLabel> Search(const float* query, int k, int ef, const LabelSet* allowed) const;
 
  private:
   class VisitedMarks;
@@ -54,8 +53,7 @@ class HnswFlatSearch {
   const faiss::IndexHNSW& index_;
   // One set of marks per concurrent search, kept for the next one.
   mutable absl::Mutex idle_marks_mutex_;
-  mutable std::vector<std::unique_ptr<VisitedMarks>> idle_marks_
-      ABSL_GUARDED_BY(idle_marks_mutex_);
+  mutable std::vector<std::unique_ptr<VisitedMarks>> idle_marks_ ABSL_GUARDED_BY(idle_marks_mutex_);
 };
 
 }  // namespace quarry::internal

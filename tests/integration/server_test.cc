@@ -193,7 +193,7 @@ TEST_CASE("health Watch streams SERVING, then NOT_SERVING when the server stops"
   REQUIRE_OK(watch->Finish());
 }
 
-TEST_CASE("the server refuses to start with impossible search thread counts", "[flags]") {
+TEST_CASE("the server refuses to start with impossible search thread settings", "[flags]") {
   TempDir directory;
   ServerConfig config;
   config.data_dir = directory.Join("data");
@@ -202,6 +202,12 @@ TEST_CASE("the server refuses to start with impossible search thread counts", "[
   CHECK_THROWS_WITH(ServerProcess(config), Catch::Contains("--search_threads must be >= 0"));
   config.flags = {"--remote_search_workers=0"};
   CHECK_THROWS_WITH(ServerProcess(config), Catch::Contains("--remote_search_workers >= 1"));
+  config.flags = {"--search_poll_microseconds=-1"};
+  CHECK_THROWS_WITH(ServerProcess(config),
+                    Catch::Contains("--search_poll_microseconds must be in 0..10000, got -1"));
+  config.flags = {"--search_poll_microseconds=10001"};
+  CHECK_THROWS_WITH(ServerProcess(config),
+                    Catch::Contains("--search_poll_microseconds must be in 0..10000, got 10001"));
 }
 
 TEST_CASE("SIGTERM under search load: every call in flight ends, the server exits cleanly",

@@ -29,8 +29,8 @@ std::vector<float> RandomVectors(int64_t n, uint32_t seed) {
 
 // FAISS's own IndexHNSW::search for one query, as scored labels (higher is better), with the
 // beam width set the way HnswFlatSearch takes it.
-std::vector<ScoredLabel> FaissSearch(faiss::IndexHNSWFlat& index, const float* query, int k,
-                                     int ef, faiss::IDSelector* selector) {
+std::vector<ScoredLabel> FaissSearch(faiss::IndexHNSWFlat& index, const float* query, int k, int ef,
+                                     faiss::IDSelector* selector) {
   index.hnsw.efSearch = ef;
   faiss::SearchParametersHNSW params;
   params.efSearch = ef;
@@ -59,8 +59,7 @@ void RequireSameHits(const std::vector<ScoredLabel>& ours, const std::vector<Sco
 
 TEST_CASE("HNSW-flat search returns exactly what FAISS's IndexHNSW::search returns",
           "[hnsw_flat_search]") {
-  const faiss::MetricType metric =
-      GENERATE(faiss::METRIC_INNER_PRODUCT, faiss::METRIC_L2);
+  const faiss::MetricType metric = GENERATE(faiss::METRIC_INNER_PRODUCT, faiss::METRIC_L2);
   INFO("metric " << (metric == faiss::METRIC_L2 ? "L2" : "inner product"));
   faiss::IndexHNSWFlat index(kDimension, 16, metric);
   const std::vector<float> vectors = RandomVectors(3000, 7);
