@@ -53,7 +53,8 @@ absl::StatusOr<std::unique_ptr<ShardBaseline>> ShardBaseline::Open(
     baseline->quarry_hnsw_search_ = internal::HnswFlatSearch::For(*baseline->index_);
     if (baseline->quarry_hnsw_search_ == nullptr) {
       return absl::InvalidArgumentError(
-          absl::StrCat(path, " is not an HNSW-flat index: Quarry's HNSW search does not apply"));
+          absl::StrCat(path, " is not an HNSW-flat index with FAISS's default search settings: "
+                       "Quarry's HNSW search does not apply"));
     }
   }
   if (options.huge_pages) baseline->huge_pages_ = CollapseIndexToHugePages(*baseline->index_);

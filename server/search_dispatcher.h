@@ -14,12 +14,13 @@
 // A queue asks gRPC for its next call only once its thread is free again, so a call never
 // waits behind a long search (an exact scan) while another queue's thread is idle.
 //
-// A free thread polls its queue (which also polls the sockets) for `poll_before_sleep` before
-// it sleeps: on a VM, waking a sleeping thread on an idle vCPU takes tens of microseconds per
-// call, during which the core does nothing. 200k HNSW32 on 2 cores, clients on the same cores
+// A free thread polls its queue for `poll_before_sleep` after each event before it sleeps (the
+// thread that is gRPC's poller at the time also polls the sockets): on a VM, waking a sleeping
+// thread on an idle vCPU takes tens of microseconds per call, during which the core does
+// nothing. 200k HNSW32 on 2 cores, clients on the same cores
 // (bench/run_dense.sh): 100 us took 2 clients from ~2,980 to ~3,340 searches/s and their p99
-// from 1.41 to 1.09 ms, 1 client from ~1,640 to ~1,860. The cost is up to that much CPU per
-// call when no next call comes in time; measured on 2 cores only.
+// from 1.41 to 1.09 ms, 1 client from ~1,640 to ~1,860. The cost is up to that much CPU after
+// a call's last event when no next call comes in time; measured on 2 cores only.
 //
 // Requests arrive as bytes and are parsed here with quarry.v1's own traits
 // (proto/quarry_serialization.h): gRPC's async API would answer a request that does not parse

@@ -531,34 +531,35 @@ absl::StatusOr<std::vector<ScoredLabel>> DenseIndex::Search(
   std::vector<float> aligned_storage;
   const float* aligned_query = CacheLineAlignedCopy(query, aligned_storage);
   std::vector<ScoredLabel> hits;
-  if (params == &hnsw_params && hnsw_flat_search_ != nullptr) {
-    hits = hnsw_flat_search_->Search(aligned_query, static_cast<int>(wanted), hnsw_params.efSearch,
-                                     allowed);
-  } else {
-    std::vector<float> distances(static_cast<size_t>(search_k));
-    std::vector<FaissLabel> labels(static_cast<size_t>(search_k));
-    {
-      ScopedOpenMpThreads single_threaded(1);
-      try {
+  try {
+    if (params == &hnsw_params && hnsw_flat_search_ != nullptr) {
+      // The same search_k FAISS would get, so the same hits (ties included) come back.
+      hits = hnsw_flat_search_->Search(aligned_query, static_cast<int>(search_k),
+                                       hnsw_params.efSearch, allowed);
+    } else {
+      std::vector<float> distances(static_cast<size_t>(search_k));
+      std::vector<FaissLabel> labels(static_cast<size_t>(search_k));
+      {
+        ScopedOpenMpThreads single_threaded(1);
         index_->search(1, aligned_query, static_cast<FaissLabel>(search_k), distances.data(),
                        labels.data(), params);
-      } catch (const std::exception& e) {
-        if (allowed != nullptr) {
-          // Some index types take no ID selector; the exact scan answers the same question.
-          return ExactSearch(query, k, allowed);
-        }
-        return absl::InternalError(absl::StrCat("dense search failed: ", e.what()));
+      }
+      hits.reserve(static_cast<size_t>(search_k));
+      for (int64_t i = 0; i < search_k; ++i) {
+        // -1 marks an unfilled slot; a selector may also leave slots unfilled. Some index types
+        // ignore the selector (IVF scalar quantizers in FAISS 1.7.3): drop what it let through.
+        if (labels[i] < 0) continue;
+        if (allowed != nullptr && !allowed->Contains(labels[i])) continue;
+        const float score = metric_ == Metric::kL2 ? -distances[i] : distances[i];
+        hits.push_back({static_cast<int64_t>(labels[i]), score});
       }
     }
-    hits.reserve(static_cast<size_t>(search_k));
-    for (int64_t i = 0; i < search_k; ++i) {
-      // -1 marks an unfilled slot; a selector may also leave slots unfilled. Some index types
-      // ignore the selector (IVF scalar quantizers in FAISS 1.7.3): drop what it let through.
-      if (labels[i] < 0) continue;
-      if (allowed != nullptr && !allowed->Contains(labels[i])) continue;
-      const float score = metric_ == Metric::kL2 ? -distances[i] : distances[i];
-      hits.push_back({static_cast<int64_t>(labels[i]), score});
+  } catch (const std::exception& e) {
+    if (allowed != nullptr) {
+      // Some index types take no ID selector; the exact scan answers the same question.
+      return ExactSearch(query, k, allowed);
     }
+    return absl::InternalError(absl::StrCat("dense search failed: ", e.what()));
   }
   if (static_cast<int64_t>(hits.size()) < wanted) {
     // The beam met too few allowed (or reachable) nodes; only a full scan guarantees k hits.

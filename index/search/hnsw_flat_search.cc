@@ -158,7 +158,8 @@ std::vector<ScoredLabel> HnswFlatSearch::Search(const float* query, int k, int e
 
   std::unique_ptr<VisitedMarks> visited = TakeVisitedMarks();
   visited->StartQuery(static_cast<size_t>(index_.ntotal));
-  faiss::HNSW::MinimaxHeap candidates(std::max(ef, k));
+  // Sized as FAISS 1.7.3 sizes it: by the index's own efSearch, not the one asked for.
+  faiss::HNSW::MinimaxHeap candidates(std::max(hnsw.efSearch, k));
   candidates.push(nearest, nearest_distance);
   offer(nearest, nearest_distance);
   visited->Visit(nearest);

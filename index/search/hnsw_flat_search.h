@@ -1,8 +1,9 @@
 // Searches a FAISS HNSW index over flat vectors (IndexHNSWFlat: "HNSW32" and the like) with
 // the algorithm of FAISS 1.7.3's IndexHNSW::search, step for step: greedy descent through the
-// upper levels, then on level 0 a candidate queue of max(ef, k) nodes with FAISS's stopping
-// rule, scored by FAISS's own distance functions in the same order. It therefore returns
-// exactly what FAISS returns (tests/unit/search/hnsw_flat_search_test.cc checks it), faster:
+// upper levels, then on level 0 FAISS's candidate queue and stopping rule, scored by FAISS's
+// own distance functions in the same order. It therefore returns exactly what FAISS returns
+// for the same k and efSearch parameter (tests/unit/search/hnsw_flat_search_test.cc checks
+// it, ties included), faster:
 //   - before scoring a node's unvisited neighbours it prefetches the start of each one's
 //     vector, so their cache misses overlap instead of each score waiting on its own (FAISS
 //     1.7.3 scores them one at a time; FAISS 1.8 batches them in fours for the same reason);
@@ -31,14 +32,16 @@ namespace quarry::internal {
 
 class HnswFlatSearch {
  public:
-  // Null unless `index` is exactly a faiss::IndexHNSWFlat with inner-product or L2 metric and
-  // FAISS's default search settings (one upper-level beam, bounded queue). `index` must outlive
-  // the result.
+  // Null unless `index` is exactly a faiss::IndexHNSWFlat with inner-product or L2 metric,
+  // FAISS's default search settings (one upper-level beam, bounded queue, relative-distance
+  // stop) and at most 512 neighbours per node on level 0. `index` must outlive the result.
   static std::unique_ptr<HnswFlatSearch> For(const faiss::Index& index);
   ~HnswFlatSearch();
 
-  // The up to k best labels of `query` (the index's dimension of floats), best first, found
-  // with a beam of width ef; scores are inner products, or negative squared L2 distances.
+  // The up to k best labels of `query` (the index's dimension of floats), best first; scores
+  // are inner products, or negative squared L2 distances. As in FAISS 1.7.3 called with
+  // SearchParametersHNSW::efSearch = ef: the search stops by ef, while its candidate queue holds
+  // max(the index's own efSearch, k) nodes.
   // With `allowed`, other labels are traversed but never returned (FAISS's ID selector).
   // Thread-safe; not concurrently with adding to the index.
   std::vector<ScoredLabel> Search(const float* query, int k, int ef, const LabelSet* allowed) const;

@@ -208,6 +208,10 @@ TEST_CASE("the server refuses to start with impossible search thread settings", 
   config.flags = {"--search_poll_microseconds=10001"};
   CHECK_THROWS_WITH(ServerProcess(config),
                     Catch::Contains("--search_poll_microseconds must be in 0..10000, got 10001"));
+  for (const char* bound : {"--search_poll_microseconds=0", "--search_poll_microseconds=10000"}) {
+    config.flags = {bound};
+    CHECK_NOTHROW(ServerProcess(config));
+  }
 }
 
 TEST_CASE("SIGTERM under search load: every call in flight ends, the server exits cleanly",

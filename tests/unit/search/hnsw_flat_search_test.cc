@@ -27,11 +27,11 @@ std::vector<float> RandomVectors(int64_t n, uint32_t seed) {
   return data;
 }
 
-// FAISS's own IndexHNSW::search for one query, as scored labels (higher is better), with the
-// beam width set the way HnswFlatSearch takes it.
+// FAISS's own IndexHNSW::search for one query, as scored labels (higher is better), called as
+// DenseIndex calls it: the beam in the search parameters, the index's own efSearch left at
+// FAISS's default (16), which still sizes the candidate queue.
 std::vector<ScoredLabel> FaissSearch(faiss::IndexHNSWFlat& index, const float* query, int k, int ef,
                                      faiss::IDSelector* selector) {
-  index.hnsw.efSearch = ef;
   faiss::SearchParametersHNSW params;
   params.efSearch = ef;
   params.sel = selector;
@@ -62,26 +62,35 @@ TEST_CASE("HNSW-flat search returns exactly what FAISS's IndexHNSW::search retur
   const faiss::MetricType metric = GENERATE(faiss::METRIC_INNER_PRODUCT, faiss::METRIC_L2);
   INFO("metric " << (metric == faiss::METRIC_L2 ? "L2" : "inner product"));
   faiss::IndexHNSWFlat index(kDimension, 16, metric);
-  const std::vector<float> vectors = RandomVectors(3000, 7);
+  REQUIRE(index.hnsw.efSearch == 16);
+  // The last 200 vectors repeat the first 200, so that equal distances (ties) occur.
+  std::vector<float> vectors = RandomVectors(2800, 7);
+  vectors.insert(vectors.end(), vectors.begin(), vectors.begin() + 200 * kDimension);
   index.add(3000, vectors.data());
   const std::unique_ptr<HnswFlatSearch> search = HnswFlatSearch::For(index);
   REQUIRE(search != nullptr);
   const std::vector<float> queries = RandomVectors(100, 8);
 
-  // 600 queries on one searcher: its visited marks wrap their 8-bit generation twice.
+  // 600 queries on one searcher: its visited marks wrap their 8-bit generation twice. ef 8 is
+  // below the index's efSearch: the queue is sized by the latter, the stop by the former.
+  // Every fourth query is a stored vector that has a duplicate: its best two hits tie.
   int queries_with_full_results = 0;
+  int tied_queries = 0;
   for (const int ef : {8, 40}) {
     for (const int k : {1, 10, 60}) {
       for (int q = 0; q < 100; ++q) {
         INFO("ef " << ef << ", k " << k << ", query " << q);
-        const float* query = queries.data() + static_cast<size_t>(q) * kDimension;
+        const float* query = q % 4 == 0 ? vectors.data() + static_cast<size_t>(q) * kDimension
+                                        : queries.data() + static_cast<size_t>(q) * kDimension;
         const std::vector<ScoredLabel> ours = search->Search(query, k, ef, nullptr);
         RequireSameHits(ours, FaissSearch(index, query, k, ef, nullptr));
         if (static_cast<int>(ours.size()) == k) ++queries_with_full_results;
+        if (ours.size() >= 2 && ours[0].score == ours[1].score) ++tied_queries;
       }
     }
   }
   CHECK(queries_with_full_results == 600);
+  CHECK(tied_queries >= 80);  // 100 when the beam finds both copies every time
 
   SECTION("only allowed labels come back, as with FAISS's ID selector") {
     LabelSet allowed;
