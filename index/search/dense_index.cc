@@ -565,7 +565,8 @@ absl::StatusOr<std::vector<ScoredLabel>> DenseIndex::Search(
     // The beam met too few allowed (or reachable) nodes; only a full scan guarantees k hits.
     return ExactSearch(query, k, allowed);
   }
-  std::sort(hits.begin(), hits.end(), Better);
+  // An HNSW search returns its whole beam (search_k): only the first `wanted` need ordering.
+  std::partial_sort(hits.begin(), hits.begin() + wanted, hits.end(), Better);
   hits.resize(static_cast<size_t>(wanted));
   return hits;
 }
