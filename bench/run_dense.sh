@@ -15,6 +15,7 @@
 #   (set: the baseline's index is collapsed to huge pages like the server's shards),
 #   BASELINE_QUARRY_HNSW_SEARCH (set: an HNSW baseline is searched with the server's own loop,
 #   index/search/hnsw_flat_search.h, instead of FAISS's: the ratio is then overhead alone),
+#   SERVER_FLAGS (extra quarry-server flags, e.g. --search_poll_microseconds=0),
 #   KEEP_DATA_DIR (set: the server's data directory is kept and its path printed),
 #   REUSE_DATA_DIR (a kept directory: steps 3-4 are skipped).
 set -euo pipefail
@@ -50,7 +51,7 @@ cleanup() {
 trap cleanup EXIT
 
 start_listening server address "$build/server/quarry-server" --address 127.0.0.1:0 \
-  --data_dir "$server_dir/data" --log_level warn
+  --data_dir "$server_dir/data" --log_level warn ${SERVER_FLAGS:-}
 server_pid="${pids[-1]}"
 [[ -n "$address" ]] || { cat "$server_dir/server.log"; exit 1; }
 export QUARRY_ADDRESS="$address"

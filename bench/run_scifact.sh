@@ -9,7 +9,8 @@
 #   4. `quarry bench ingest` (the corpus again, under fresh ids, 100 documents per call);
 #   5. `quarry bench generate` against the fake LLM (32 streamed tokens per answer).
 # Usage: bench/run_scifact.sh        (from the repository root, after deploy/build.sh build)
-# Environment: CLIENTS (1,2), DURATION (10 s), WARMUP (2 s), BUILD_DIR (build).
+# Environment: CLIENTS (1,2), DURATION (10 s), WARMUP (2 s), BUILD_DIR (build),
+#   SERVER_FLAGS (extra quarry-server flags, e.g. --search_poll_microseconds=0).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build="${BUILD_DIR:-build}"
@@ -23,7 +24,8 @@ trap 'stop_processes; rm -rf "$work"' EXIT
 
 start_listening fake-llm llm "$build/tests/quarry-fake-llm" --tokens 32
 start_listening server address "$build/server/quarry-server" --address 127.0.0.1:0 \
-  --data_dir "$work/data" --log_level warn --llm_base_url "$llm" --llm_model fake-model
+  --data_dir "$work/data" --log_level warn --llm_base_url "$llm" --llm_model fake-model \
+  ${SERVER_FLAGS:-}
 [[ -n "$address" && -n "$llm" ]] || { cat "$work"/*.log; exit 1; }
 export QUARRY_ADDRESS="$address"
 quarry="$build/client/quarry"

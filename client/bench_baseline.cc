@@ -18,6 +18,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "index/search/dense_index.h"
+#include "index/search/hnsw_flat_search.h"
 #include "index/search/huge_pages.h"
 #include "index/shard/shard.h"
 #include "index/shard/shard_format.h"

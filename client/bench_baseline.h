@@ -16,11 +16,14 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "client/bench_load.h"
-#include "index/search/hnsw_flat_search.h"
 #include "index/readers/npy_file.h"
 
 namespace faiss {
 struct Index;
+}
+
+namespace quarry::internal {
+class HnswFlatSearch;  // index/search/hnsw_flat_search.h
 }
 
 namespace quarry::bench {

@@ -45,6 +45,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
+#include "index/search/hnsw_flat_search.h"
 #include "index/search/huge_pages.h"
 #include "index/search/label_set.h"
 #include "index/search/scored_label.h"

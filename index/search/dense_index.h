@@ -25,13 +25,16 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
-#include "index/search/hnsw_flat_search.h"
 #include "index/search/huge_pages.h"
 #include "index/search/label_set.h"
 #include "index/search/scored_label.h"
 
 namespace faiss {
 struct Index;
+}
+
+namespace quarry::internal {
+class HnswFlatSearch;  // index/search/hnsw_flat_search.h
 }
 
 namespace quarry {

@@ -9,8 +9,8 @@
 //     1.7.3 scores them one at a time; FAISS 1.8 batches them in fours for the same reason);
 //   - its visited-node marks are reused between queries (FAISS allocates and zeroes one byte
 //     per vector on every call) and distances are not behind virtual calls.
-// 200k x 384, efSearch 128, one thread: 0.45 ms per query with FAISS's search, 0.37 with this
-// one (README, Performance). Other index types, metrics and HNSW settings stay with FAISS.
+// 200k x 384, efSearch 128, one thread: 0.45-0.48 ms of CPU per query with FAISS's search,
+// 0.37-0.39 with this one (bench/run_dense.sh; README, Performance). Other index types, metrics and HNSW settings stay with FAISS.
 #ifndef QUARRY_INDEX_SEARCH_HNSW_FLAT_SEARCH_H_
 #define QUARRY_INDEX_SEARCH_HNSW_FLAT_SEARCH_H_
 
