@@ -3,6 +3,8 @@
 // HNSW-flat searched by Quarry's own loop, index/search/hnsw_flat_search.h), both with the
 // server's default HNSW beam. The full in-process vs gRPC comparison is
 // `quarry bench search-vector --baseline_shard`.
+// Also one inner product of two 384-d vectors already in cache: FAISS's kernel against
+// vector_distance.h's fastest (the arithmetic alone, without the memory stalls of a search).
 // Data: 50k random unit vectors of 384 dimensions (a uniform sphere is a hard case for HNSW;
 // bench/run_dense.sh measures the embedding-like vectors of ../shared/tools/gen_vectors.py).
 #include <benchmark/benchmark.h>
@@ -21,6 +23,7 @@
 #include "absl/strings/str_cat.h"
 #include "bench/random_vectors.h"
 #include "index/search/dense_index.h"
+#include "index/search/vector_distance.h"
 #include "index/store/filesystem.h"
 
 namespace quarry::bench {
@@ -51,7 +54,7 @@ const Indexes* Load(benchmark::State& state, const std::string& spec) {
     return nullptr;
   }
   std::string path = absl::StrCat(std::getenv("TMPDIR") ? std::getenv("TMPDIR") : "/tmp",
-                                   "/quarry-faiss-bench-XXXXXX");
+                                  "/quarry-faiss-bench-XXXXXX");
   const int fd = mkstemp(path.data());
   if (fd < 0 || !(*built)->WriteToFile(path).ok()) {
     state.SkipWithError("cannot write the index to a temporary file");
@@ -99,11 +102,21 @@ void DenseIndexSearch(benchmark::State& state, const std::string& spec) {
   state.SetItemsProcessed(state.iterations());
 }
 
+void InnerProductKernel(benchmark::State& state, const VectorKernels& kernels) {
+  const std::vector<float> vectors = RandomUnitVectors(2, kDimension, 3);
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(
+        kernels.inner_product(vectors.data(), vectors.data() + kDimension, kDimension));
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+
+BENCHMARK_CAPTURE(InnerProductKernel, Faiss, FaissVectorKernels());
+BENCHMARK_CAPTURE(InnerProductKernel, Fastest, FastestVectorKernels());
 BENCHMARK_CAPTURE(FaissSearch, Flat, std::string("Flat"))->Unit(benchmark::kMicrosecond);
 BENCHMARK_CAPTURE(DenseIndexSearch, Flat, std::string("Flat"))->Unit(benchmark::kMicrosecond);
 BENCHMARK_CAPTURE(FaissSearch, HNSW32, std::string("HNSW32"))->Unit(benchmark::kMicrosecond);
-BENCHMARK_CAPTURE(DenseIndexSearch, HNSW32, std::string("HNSW32"))
-    ->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(DenseIndexSearch, HNSW32, std::string("HNSW32"))->Unit(benchmark::kMicrosecond);
 BENCHMARK_CAPTURE(FaissSearch, IVF256_Flat, std::string("IVF256,Flat"))
     ->Unit(benchmark::kMicrosecond);
 BENCHMARK_CAPTURE(DenseIndexSearch, IVF256_Flat, std::string("IVF256,Flat"))

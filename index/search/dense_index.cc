@@ -17,7 +17,6 @@
 #include <faiss/index_io.h>
 #include <faiss/invlists/DirectMap.h>
 #include <faiss/invlists/OnDiskInvertedLists.h>
-#include <faiss/utils/distances.h>
 #include <omp.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -49,6 +48,7 @@
 #include "index/search/huge_pages.h"
 #include "index/search/label_set.h"
 #include "index/search/scored_label.h"
+#include "index/search/vector_distance.h"
 #include "index/store/filesystem.h"
 
 namespace quarry {
@@ -605,6 +605,7 @@ absl::StatusOr<std::vector<ScoredLabel>> DenseIndex::ExactSearch(absl::Span<cons
   const float* raw = RawVectors(*index_);
   std::vector<float> reconstructed(raw == nullptr ? dimension : 0);
   const bool l2 = metric_ == Metric::kL2;
+  const VectorKernels kernels = FastestVectorKernels();
 
   auto score_label = [&](int64_t label) {
     const float* vector = nullptr;
@@ -614,8 +615,8 @@ absl::StatusOr<std::vector<ScoredLabel>> DenseIndex::ExactSearch(absl::Span<cons
       index_->reconstruct(static_cast<FaissLabel>(label), reconstructed.data());
       vector = reconstructed.data();
     }
-    const float score = l2 ? -faiss::fvec_L2sqr(query.data(), vector, dimension)
-                           : faiss::fvec_inner_product(query.data(), vector, dimension);
+    const float score = l2 ? -kernels.squared_l2(query.data(), vector, dimension)
+                           : kernels.inner_product(query.data(), vector, dimension);
     top.Push(label, score);
   };
 

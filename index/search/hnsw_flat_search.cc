@@ -4,7 +4,6 @@
 #include <faiss/IndexHNSW.h>
 #include <faiss/impl/HNSW.h>
 #include <faiss/utils/Heap.h>
-#include <faiss/utils/distances.h>
 
 #include <algorithm>
 #include <cstddef>
@@ -19,20 +18,20 @@ using NodeId = faiss::HNSW::storage_idx_t;
 // The most neighbours one node has on level 0 (2 x M); larger graphs are left to FAISS.
 constexpr size_t kMaxLevelZeroNeighbours = 512;
 
-// FAISS's distance for `metric`, smaller is closer: squared L2, or the negated inner product
-// (what FAISS 1.7.3's HNSW computes for inner-product storage).
+// The distance FAISS's HNSW search orders nodes by, smaller is closer: squared L2, or the
+// negated inner product (what FAISS 1.7.3's HNSW computes for inner-product storage).
 class FlatDistance {
  public:
-  FlatDistance(const faiss::IndexFlat& storage, const float* query)
+  FlatDistance(const faiss::IndexFlat& storage, const VectorKernels& kernels, const float* query)
       : vectors_(storage.get_xb()),
         dimension_(static_cast<size_t>(storage.d)),
         inner_product_(storage.metric_type == faiss::METRIC_INNER_PRODUCT),
+        kernel_(inner_product_ ? kernels.inner_product : kernels.squared_l2),
         query_(query) {}
 
   float operator()(NodeId node) const {
-    const float* vector = VectorOf(node);
-    return inner_product_ ? -faiss::fvec_inner_product(query_, vector, dimension_)
-                          : faiss::fvec_L2sqr(query_, vector, dimension_);
+    const float distance = kernel_(query_, VectorOf(node), dimension_);
+    return inner_product_ ? -distance : distance;
   }
 
   void Prefetch(NodeId node) const { __builtin_prefetch(VectorOf(node), 0, 3); }
@@ -45,6 +44,7 @@ class FlatDistance {
   const float* vectors_;
   size_t dimension_;
   bool inner_product_;
+  VectorKernel kernel_;
   const float* query_;
 };
 
@@ -74,7 +74,8 @@ class HnswFlatSearch::VisitedMarks {
   uint8_t generation_ = 0;
 };
 
-std::unique_ptr<HnswFlatSearch> HnswFlatSearch::For(const faiss::Index& index) {
+std::unique_ptr<HnswFlatSearch> HnswFlatSearch::For(const faiss::Index& index,
+                                                    const VectorKernels& kernels) {
   if (typeid(index) != typeid(faiss::IndexHNSWFlat)) return nullptr;
   const auto& hnsw_index = static_cast<const faiss::IndexHNSWFlat&>(index);
   const auto* storage = dynamic_cast<const faiss::IndexFlat*>(hnsw_index.storage);
@@ -88,10 +89,11 @@ std::unique_ptr<HnswFlatSearch> HnswFlatSearch::For(const faiss::Index& index) {
       hnsw.nb_neighbors(0) > static_cast<int>(kMaxLevelZeroNeighbours)) {
     return nullptr;
   }
-  return std::unique_ptr<HnswFlatSearch>(new HnswFlatSearch(hnsw_index));
+  return std::unique_ptr<HnswFlatSearch>(new HnswFlatSearch(hnsw_index, kernels));
 }
 
-HnswFlatSearch::HnswFlatSearch(const faiss::IndexHNSW& index) : index_(index) {}
+HnswFlatSearch::HnswFlatSearch(const faiss::IndexHNSW& index, const VectorKernels& kernels)
+    : index_(index), kernels_(kernels) {}
 
 HnswFlatSearch::~HnswFlatSearch() = default;
 
@@ -117,7 +119,8 @@ std::vector<ScoredLabel> HnswFlatSearch::Search(const float* query, int k, int e
   const faiss::HNSW& hnsw = index_.hnsw;
   std::vector<ScoredLabel> hits;
   if (k <= 0 || hnsw.entry_point < 0) return hits;
-  const FlatDistance distance(static_cast<const faiss::IndexFlat&>(*index_.storage), query);
+  const FlatDistance distance(static_cast<const faiss::IndexFlat&>(*index_.storage), kernels_,
+                              query);
   auto is_allowed = [allowed](NodeId node) {
     return allowed == nullptr || allowed->Contains(node);
   };
@@ -164,14 +167,15 @@ std::vector<ScoredLabel> HnswFlatSearch::Search(const float* query, int k, int e
   offer(nearest, nearest_distance);
   visited->Visit(nearest);
 
+  const size_t level_zero_neighbours = static_cast<size_t>(hnsw.nb_neighbors(0));
   NodeId fresh[kMaxLevelZeroNeighbours];
   while (candidates.size() > 0) {
     float closest_distance = 0;
     const NodeId closest = candidates.pop_min(&closest_distance);
     if (candidates.count_below(closest_distance) >= ef) break;
-    size_t begin = 0;
-    size_t end = 0;
-    hnsw.neighbor_range(closest, 0, &begin, &end);
+    // FAISS's neighbor_range on level 0, without the call (it is not inlined).
+    const size_t begin = static_cast<size_t>(hnsw.offsets[static_cast<size_t>(closest)]);
+    const size_t end = begin + level_zero_neighbours;
     size_t fresh_count = 0;
     for (size_t i = begin; i < end && hnsw.neighbors[i] >= 0; ++i) {
       if (visited->Visit(hnsw.neighbors[i])) fresh[fresh_count++] = hnsw.neighbors[i];
