@@ -17,6 +17,7 @@ using NodeId = faiss::HNSW::storage_idx_t;
 
 // The most neighbours one node has on level 0 (2 x M); larger graphs are left to FAISS.
 constexpr size_t kMaxLevelZeroNeighbours = 512;
+constexpr size_t kNodeIdsPerCacheLine = 64 / sizeof(NodeId);
 
 // The distance FAISS's HNSW search orders nodes by, smaller is closer: squared L2, or the
 // negated inner product (what FAISS 1.7.3's HNSW computes for inner-product storage).
@@ -47,6 +48,31 @@ class FlatDistance {
   VectorKernel kernel_;
   const float* query_;
 };
+
+// FAISS 1.7.3's MinimaxHeap::pop_min, choosing the same node among equal distances (the last
+// slot), that also returns the node the next pop would take if nothing closer is pushed
+// meanwhile (-1 if none), so that its neighbour list can be fetched ahead.
+NodeId PopClosest(faiss::HNSW::MinimaxHeap& heap, float* distance, NodeId* runner_up) {
+  int best = -1;
+  int second = -1;
+  for (int slot = heap.k - 1; slot >= 0; --slot) {
+    if (heap.ids[slot] == -1) continue;
+    const float d = heap.dis[slot];
+    if (best < 0 || d < heap.dis[best]) {
+      second = best;
+      best = slot;
+    } else if (second < 0 || d < heap.dis[second]) {
+      second = slot;
+    }
+  }
+  *runner_up = second < 0 ? -1 : heap.ids[second];
+  if (best < 0) return -1;
+  *distance = heap.dis[best];
+  const NodeId node = heap.ids[best];
+  heap.ids[best] = -1;
+  --heap.nvalid;
+  return node;
+}
 
 }  // namespace
 
@@ -171,8 +197,12 @@ std::vector<ScoredLabel> HnswFlatSearch::Search(const float* query, int k, int e
   NodeId fresh[kMaxLevelZeroNeighbours];
   while (candidates.size() > 0) {
     float closest_distance = 0;
-    const NodeId closest = candidates.pop_min(&closest_distance);
+    NodeId runner_up = -1;
+    const NodeId closest = PopClosest(candidates, &closest_distance, &runner_up);
     if (candidates.count_below(closest_distance) >= ef) break;
+    // The runner-up is likely next: its entry in the offsets now, its neighbour list (a few
+    // cache lines) once this node's neighbours are scored and the entry has arrived.
+    if (runner_up >= 0) __builtin_prefetch(&hnsw.offsets[static_cast<size_t>(runner_up)], 0, 3);
     // FAISS's neighbor_range on level 0, without the call (it is not inlined).
     const size_t begin = static_cast<size_t>(hnsw.offsets[static_cast<size_t>(closest)]);
     const size_t end = begin + level_zero_neighbours;
@@ -185,6 +215,13 @@ std::vector<ScoredLabel> HnswFlatSearch::Search(const float* query, int k, int e
       const float d = distance(fresh[i]);
       offer(fresh[i], d);
       candidates.push(fresh[i], d);
+    }
+    if (runner_up >= 0) {
+      const NodeId* list =
+          &hnsw.neighbors[static_cast<size_t>(hnsw.offsets[static_cast<size_t>(runner_up)])];
+      for (size_t i = 0; i < level_zero_neighbours; i += kNodeIdsPerCacheLine) {
+        __builtin_prefetch(list + i, 0, 3);
+      }
     }
   }
   ReturnVisitedMarks(std::move(visited));

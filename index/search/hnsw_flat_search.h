@@ -7,13 +7,17 @@
 //   - before scoring a node's unvisited neighbours it prefetches the start of each one's
 //     vector, so their cache misses overlap instead of each score waiting on its own (FAISS
 //     1.7.3 scores them one at a time; FAISS 1.8 batches them in fours for the same reason);
+//   - while it scores them, it fetches the neighbour list of the candidate that comes next if
+//     none of them is closer (found in the same scan of the queue that pops the closest), so
+//     the next step does not start with two dependent cache misses;
 //   - its visited-node marks are reused between queries (FAISS allocates and zeroes one byte
 //     per vector on every call) and distances are not behind virtual calls;
 //   - by default it scores with vector_distance.h's fastest kernels, whose sums may differ from
 //     FAISS 1.7.3's in the last bits (hits then match FAISS's but for near-equal scores).
 // 200k x 384, efSearch 128, one thread (bench/run_dense.sh; README, Performance): 0.45-0.48 ms
-// of CPU per query with FAISS's search, 0.37-0.39 with this one and FAISS's kernels, 0.32-0.33
-// with the fastest kernels. Other index types, metrics and HNSW settings stay with FAISS.
+// of CPU per query with FAISS's search, 0.37-0.39 with this one before it fetched ahead and
+// with FAISS's kernels, 0.29-0.31 now. Other index types, metrics and HNSW settings stay with
+// FAISS.
 #ifndef QUARRY_INDEX_SEARCH_HNSW_FLAT_SEARCH_H_
 #define QUARRY_INDEX_SEARCH_HNSW_FLAT_SEARCH_H_
 
