@@ -121,6 +121,9 @@ bool SearchDispatcher::NextEvent(grpc::ServerCompletionQueue* queue, void** tag,
         case grpc::CompletionQueue::SHUTDOWN:
           return false;
         case grpc::CompletionQueue::TIMEOUT:
+          // Anything runnable on this core goes first: often the caller, about to send the
+          // next call, which would otherwise preempt a search on the other core.
+          std::this_thread::yield();
           break;
       }
     }
