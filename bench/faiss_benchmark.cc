@@ -54,7 +54,7 @@ const Indexes* Load(benchmark::State& state, const std::string& spec) {
     return nullptr;
   }
   std::string path = absl::StrCat(std::getenv("TMPDIR") ? std::getenv("TMPDIR") : "/tmp",
-                                  "/quarry-faiss-bench-XXXXXX");
+                                   "/quarry-faiss-bench-XXXXXX");
   const int fd = mkstemp(path.data());
   if (fd < 0 || !(*built)->WriteToFile(path).ok()) {
     state.SkipWithError("cannot write the index to a temporary file");
@@ -116,7 +116,8 @@ BENCHMARK_CAPTURE(InnerProductKernel, Fastest, FastestVectorKernels());
 BENCHMARK_CAPTURE(FaissSearch, Flat, std::string("Flat"))->Unit(benchmark::kMicrosecond);
 BENCHMARK_CAPTURE(DenseIndexSearch, Flat, std::string("Flat"))->Unit(benchmark::kMicrosecond);
 BENCHMARK_CAPTURE(FaissSearch, HNSW32, std::string("HNSW32"))->Unit(benchmark::kMicrosecond);
-BENCHMARK_CAPTURE(DenseIndexSearch, HNSW32, std::string("HNSW32"))->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(DenseIndexSearch, HNSW32, std::string("HNSW32"))
+    ->Unit(benchmark::kMicrosecond);
 BENCHMARK_CAPTURE(FaissSearch, IVF256_Flat, std::string("IVF256,Flat"))
     ->Unit(benchmark::kMicrosecond);
 BENCHMARK_CAPTURE(DenseIndexSearch, IVF256_Flat, std::string("IVF256,Flat"))

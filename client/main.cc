@@ -1110,7 +1110,7 @@ int Run(int argc, char** argv) {
 int main(int argc, char** argv) {
   // As in quarry-server: Debian's abseil (built without NDEBUG) would otherwise record every
   // absl::Mutex lock, gRPC's included, in a process-wide graph under one global lock, which
-  // costs the load generator a tenth of its CPU per call.
+  // cost the load generator ~4% of its CPU per call.
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   return quarry::cli::Run(argc, argv);
 }

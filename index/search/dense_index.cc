@@ -534,7 +534,8 @@ absl::StatusOr<std::vector<ScoredLabel>> DenseIndex::Search(
   std::vector<ScoredLabel> hits;
   try {
     if (params == &hnsw_params && hnsw_flat_search_ != nullptr) {
-      // The same search_k FAISS would get, so the same hits (ties included) come back.
+      // The same search_k FAISS would get: with FAISS's kernels, the same hits (ties included)
+      // would come back (hnsw_flat_search.h).
       hits = hnsw_flat_search_->Search(aligned_query, static_cast<int>(search_k),
                                        hnsw_params.efSearch, allowed);
     } else {

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <cstdint>
 #include <typeinfo>
 #include <utility>
 
@@ -17,7 +18,7 @@ using NodeId = faiss::HNSW::storage_idx_t;
 
 // The most neighbours one node has on level 0 (2 x M); larger graphs are left to FAISS.
 constexpr size_t kMaxLevelZeroNeighbours = 512;
-constexpr size_t kNodeIdsPerCacheLine = 64 / sizeof(NodeId);
+constexpr uintptr_t kCacheLineBytes = 64;
 
 // The distance FAISS's HNSW search orders nodes by, smaller is closer: squared L2, or the
 // negated inner product (what FAISS 1.7.3's HNSW computes for inner-product storage).
@@ -51,7 +52,7 @@ class FlatDistance {
 
 // FAISS 1.7.3's MinimaxHeap::pop_min, choosing the same node among equal distances (the last
 // slot), that also returns the node the next pop would take if nothing closer is pushed
-// meanwhile (-1 if none), so that its neighbour list can be fetched ahead.
+// meanwhile, barring ties (-1 if none), so that its neighbour list can be fetched ahead.
 NodeId PopClosest(faiss::HNSW::MinimaxHeap& heap, float* distance, NodeId* runner_up) {
   int best = -1;
   int second = -1;
@@ -217,10 +218,13 @@ std::vector<ScoredLabel> HnswFlatSearch::Search(const float* query, int k, int e
       candidates.push(fresh[i], d);
     }
     if (runner_up >= 0) {
+      // Every cache line the list touches (it need not start on one).
       const NodeId* list =
           &hnsw.neighbors[static_cast<size_t>(hnsw.offsets[static_cast<size_t>(runner_up)])];
-      for (size_t i = 0; i < level_zero_neighbours; i += kNodeIdsPerCacheLine) {
-        __builtin_prefetch(list + i, 0, 3);
+      const uintptr_t last = reinterpret_cast<uintptr_t>(list + level_zero_neighbours - 1);
+      for (uintptr_t line = reinterpret_cast<uintptr_t>(list) & ~(kCacheLineBytes - 1);
+           line <= last; line += kCacheLineBytes) {
+        __builtin_prefetch(reinterpret_cast<const void*>(line), 0, 3);
       }
     }
   }

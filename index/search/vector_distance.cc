@@ -13,7 +13,8 @@ namespace {
 
 #if defined(__x86_64__)
 
-// Eight lanes times four sums: enough independent additions to keep two FMA units busy.
+// Eight lanes times four sums: the additions no longer wait on one another, and each step's
+// two loads, not the latency of one chain of additions, set the pace.
 constexpr size_t kBlock = 32;
 constexpr size_t kLanes = 8;
 
@@ -82,12 +83,16 @@ __attribute__((target("avx2,fma"))) float SquaredL2Avx2(const float* x, const fl
 }  // namespace
 
 VectorKernels FastestVectorKernels() {
+  // The CPU is asked once per process.
+  static const VectorKernels kFastest = [] {
 #if defined(__x86_64__)
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
-    return {InnerProductAvx2, SquaredL2Avx2};
-  }
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+      return VectorKernels{InnerProductAvx2, SquaredL2Avx2};
+    }
 #endif
-  return FaissVectorKernels();
+    return FaissVectorKernels();
+  }();
+  return kFastest;
 }
 
 VectorKernels FaissVectorKernels() { return {faiss::fvec_inner_product, faiss::fvec_L2sqr}; }
