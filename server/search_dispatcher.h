@@ -22,9 +22,9 @@
 // from 1.41 to 1.09 ms, 1 client from ~1,640 to ~1,860. The cost is up to that much CPU after
 // a call's last event when no next call comes in time; measured on 2 cores only. Between polls
 // it yields the core, so that what is runnable there (often the caller, about to send its next
-// call) does not have to preempt a search instead. A small gain, but in each of 3 A/B rounds:
-// 2 clients ~3,790 -> ~3,870 searches/s and 0.45 -> 0.43 ms of server CPU per search;
-// 4 clients 4,110-4,220 -> 4,270-4,350, p99 1.81 -> 1.46 ms.
+// call) does not have to preempt a search instead. A small gain, but in every A/B round: 2
+// clients ~3,790 -> ~3,870 searches/s and 0.45 -> 0.43 ms of server CPU per search (3 rounds);
+// 4 clients 4,110-4,220 -> 4,270-4,350, p99 1.81 -> 1.46 ms (2 rounds).
 //
 // Requests arrive as bytes and are parsed here with quarry.v1's own traits
 // (proto/quarry_serialization.h): gRPC's async API would answer a request that does not parse
